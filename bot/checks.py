@@ -1,0 +1,226 @@
+"""`eadesk check`: ask Telegram whether the bots and the team group are set up, in plain words."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ChatMemberStatus, ChatType
+from aiogram.exceptions import (
+    AiogramError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import ChatMemberAdministrator, User
+
+from bot.config import Settings
+
+T = TypeVar("T")
+
+REQUEST_TIMEOUT = 15
+
+# The administrator rights the team bot needs, as the switches are named in Telegram's apps.
+REQUIRED_RIGHTS = (
+    ("can_manage_topics", "manage topics", "Manage Topics"),
+    ("can_delete_messages", "delete messages", "Delete Messages"),
+    ("can_pin_messages", "pin messages", "Pin Messages"),
+)
+ALL_SWITCHES = ", ".join(switch for _, _, switch in REQUIRED_RIGHTS)
+
+
+@dataclass(frozen=True)
+class Finding:
+    ok: bool
+    text: str
+
+
+class _Unreachable(Exception):
+    """Telegram did not answer at all; asking further would only repeat it."""
+
+
+class _Broken(Exception):
+    """This bot cannot be checked further; the finding saying why is already recorded."""
+
+
+def _session(settings: Settings) -> AiohttpSession:
+    api = TelegramAPIServer.from_base(settings.TELEGRAM_API_URL)
+    return AiohttpSession(api=api, timeout=REQUEST_TIMEOUT)
+
+
+def _token_label(variable: str, number: int, token: str) -> str:
+    # The part before the colon is the bot's public id; the rest is the secret.
+    return f"{variable}: token {number} ({token.partition(':')[0]}:…)"
+
+
+class _Checker:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.findings: list[Finding] = []
+
+    def say(self, ok: bool, text: str) -> None:
+        self.findings.append(Finding(ok, text))
+
+    async def ask(self, call: Awaitable[T], about: str) -> T:
+        """Await one Bot API call; turn the errors every call shares into findings."""
+        try:
+            return await call
+        except TelegramNetworkError as error:
+            raise _Unreachable(str(error)) from None
+        except TelegramUnauthorizedError:
+            self.say(
+                False,
+                f"{about} is wrong: Telegram does not know this token. Copy it "
+                "again from @BotFather (/mybots → the bot → API Token)",
+            )
+            raise _Broken from None
+        except (TelegramBadRequest, TelegramForbiddenError, TelegramMigrateToChat):
+            raise
+        except (TelegramAPIError, AiogramError) as error:
+            self.say(
+                False,
+                f"Telegram at {self.settings.TELEGRAM_API_URL} answered "
+                f"unexpectedly ({error}); check TELEGRAM_API_URL or try again in a minute",
+            )
+            raise _Broken from None
+
+    async def team_bot(self) -> None:
+        settings = self.settings
+        async with Bot(settings.BOT_TOKEN, session=_session(settings)) as bot:
+            me = await self.ask(bot.get_me(), "BOT_TOKEN")
+            self.say(True, f"BOT_TOKEN works: the team bot is @{me.username}")
+            if await self.team_group(bot, me):
+                await self.team_bot_rights(bot, me)
+
+    async def team_group(self, bot: Bot, me: User) -> bool:
+        chat_id = self.settings.TEAM_CHAT_ID
+        try:
+            chat = await self.ask(bot.get_chat(chat_id), "BOT_TOKEN")
+        except TelegramMigrateToChat as error:
+            self.say(
+                False,
+                f"TEAM_CHAT_ID={chat_id} is the group's old id: it became a "
+                f"supergroup, set TEAM_CHAT_ID={error.migrate_to_chat_id}",
+            )
+            return False
+        except TelegramForbiddenError:
+            self.say(
+                False,
+                f"@{me.username} was removed from the group TEAM_CHAT_ID={chat_id}: "
+                f"add it again as an administrator with {ALL_SWITCHES}",
+            )
+            return False
+        except TelegramBadRequest:
+            self.say(
+                False,
+                f"@{me.username} cannot see the group TEAM_CHAT_ID={chat_id}: add "
+                "the bot to the group and check the id (it looks like -1001234567890)",
+            )
+            return False
+        title = chat.title or str(chat_id)
+        if chat.type == ChatType.CHANNEL:
+            self.say(
+                False,
+                f"TEAM_CHAT_ID={chat_id} is the channel «{title}», not a group: eadesk needs a "
+                "group with Topics on; create one and put its id in TEAM_CHAT_ID",
+            )
+        elif chat.type != ChatType.SUPERGROUP:
+            self.say(
+                False,
+                f"the group «{title}» has no topics: turn on Topics in the group "
+                "settings (its id then changes: run the check again and follow it)",
+            )
+        elif not chat.is_forum:
+            self.say(False, f"Topics are off in «{title}»: turn on Topics in the group settings")
+        else:
+            self.say(True, f"the team group «{title}» is reachable and has Topics on")
+        return True
+
+    async def team_bot_rights(self, bot: Bot, me: User) -> None:
+        member = await self.ask(bot.get_chat_member(self.settings.TEAM_CHAT_ID, me.id), "BOT_TOKEN")
+        if not isinstance(member, ChatMemberAdministrator):
+            self.say(
+                False,
+                f"@{me.username} is not an administrator of the group: in the "
+                f"group's settings → Administrators → Add Admin → @{me.username}, "
+                f"with {ALL_SWITCHES} on",
+            )
+            return
+        missing = [
+            (what, switch)
+            for right, what, switch in REQUIRED_RIGHTS
+            if not getattr(member, right, False)
+        ]
+        for what, switch in missing:
+            self.say(
+                False,
+                f"@{me.username} cannot {what}: in the group's settings → "
+                f"Administrators → @{me.username}, turn on “{switch}”",
+            )
+        if not missing:
+            self.say(True, f"@{me.username} is an administrator with {ALL_SWITCHES}")
+
+    async def relay_bot(self, number: int, token: str) -> None:
+        label = _token_label("RELAY_BOT_TOKENS", number, token)
+        async with Bot(token, session=_session(self.settings)) as bot:
+            me = await self.ask(bot.get_me(), label)
+            name = f"relay bot @{me.username}"
+            try:
+                member = await self.ask(
+                    bot.get_chat_member(self.settings.TEAM_CHAT_ID, me.id), label
+                )
+            except (TelegramBadRequest, TelegramForbiddenError, TelegramMigrateToChat):
+                self.say(
+                    False,
+                    f"{name} is not in the team group: add it as an administrator "
+                    "(relays only post, so no particular right is needed)",
+                )
+                return
+            if member.status == ChatMemberStatus.ADMINISTRATOR:
+                self.say(True, f"{name} is an administrator of the team group")
+            else:
+                self.say(
+                    False,
+                    f"{name} is not an administrator of the team group: make it "
+                    "one (relays only post, so no particular right is needed)",
+                )
+
+    async def client_bot(self, number: int, token: str) -> None:
+        label = _token_label("TELEGRAM_CLIENT_BOT_TOKENS", number, token)
+        async with Bot(token, session=_session(self.settings)) as bot:
+            me = await self.ask(bot.get_me(), label)
+            self.say(True, f"client bot @{me.username} works")
+
+    async def run(self) -> list[Finding]:
+        settings = self.settings
+        steps: list[Callable[[], Awaitable[None]]] = [self.team_bot]
+        for number, token in enumerate(settings.RELAY_BOT_TOKENS, 1):
+            steps.append(partial(self.relay_bot, number, token))
+        for number, token in enumerate(settings.TELEGRAM_CLIENT_BOT_TOKENS, 1):
+            steps.append(partial(self.client_bot, number, token))
+        try:
+            for step in steps:
+                try:
+                    await step()
+                except _Broken:
+                    pass
+                except TelegramAPIError as error:
+                    self.say(False, f"Telegram refused a check: {error.message}")
+        except _Unreachable as error:
+            self.say(
+                False,
+                f"Telegram cannot be reached at {settings.TELEGRAM_API_URL} ({error}): check "
+                "this machine's internet connection, proxy or firewall, and TELEGRAM_API_URL",
+            )
+        return self.findings
+
+
+async def check_telegram(settings: Settings) -> list[Finding]:
+    """What is right and what is missing, one finding per thing a person can fix."""
+    return await _Checker(settings).run()
