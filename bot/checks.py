@@ -72,7 +72,7 @@ class _Checker:
         try:
             return await call
         except TelegramNetworkError as error:
-            raise _Unreachable(str(error)) from None
+            raise _Unreachable(error.message.removeprefix("HTTP Client says - ")) from None
         except TelegramUnauthorizedError:
             self.say(
                 False,

@@ -1,0 +1,144 @@
+"""The `eadesk` program (also `python -m bot`): run the helpdesk, or check its setup."""
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+import textwrap
+from datetime import timedelta
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from pydantic_core import PydanticUndefined
+
+from bot.config import ConfigError, Settings, load_settings
+from core.durations import format_duration
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_NOT_CONFIGURED = 2
+
+NOT_CONFIGURED = (
+    "eadesk is not configured yet. Set these variables "
+    "(in the environment or in .env, see .env.example):"
+)
+
+DESCRIPTION = """\
+eadesk is a self-hosted helpdesk whose operators work inside Telegram: every client
+conversation (Telegram, e-mail, web chat, WhatsApp, Instagram, VK, telephony) becomes
+a forum topic in the team's supergroup, and operators answer right there."""
+
+
+def _default(value: Any) -> str:
+    if value is PydanticUndefined:
+        return "required"
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if value in ("", []):
+        return "optional"
+    return str(value)
+
+
+def environment_help() -> str:
+    """Every variable Settings reads, with its default, straight from the code."""
+    lines = ["environment (read from the environment, then from .env in the current directory):"]
+    for name, field in Settings.model_fields.items():
+        default = _default(field.get_default(call_default_factory=True))
+        bare = default in ("required", "optional")
+        lines.append(f"  {name} ({default})" if bare else f"  {name} = {default}")
+        lines += textwrap.wrap(
+            field.description or "", width=88, initial_indent=" " * 6, subsequent_indent=" " * 6
+        )
+    lines += [
+        "",
+        "exit status: 0 all right; 1 `check` found something to fix; 2 not configured",
+        "(each missing or malformed variable is named on its own line).",
+    ]
+    return "\n".join(lines)
+
+
+def _version() -> str:
+    try:
+        return version("eadesk")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eadesk",
+        description=DESCRIPTION,
+        epilog=environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"eadesk {_version()}")
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+    commands.add_parser(
+        "run",
+        help="start the bot, the connectors and the health endpoint "
+        "(the database is migrated on start)",
+        description="Start eadesk: the team bot, the connectors and the health endpoint.",
+    )
+    commands.add_parser(
+        "check",
+        help="tell in plain words what is missing in the setup: the variables, the bot "
+        "token, the group, Topics and the bot's administrator rights",
+        description="Check the configuration and ask Telegram whether the bots and the "
+        "team group are ready. Exits 0 only when everything is.",
+    )
+    return parser
+
+
+def _settings_or_explain() -> Settings | None:
+    try:
+        return load_settings()
+    except ConfigError as error:
+        print(NOT_CONFIGURED, file=sys.stderr)
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return None
+
+
+def run_command() -> int:
+    settings = _settings_or_explain()
+    if settings is None:
+        return EXIT_NOT_CONFIGURED
+    logging.basicConfig(
+        level=settings.LOG_LEVEL,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from bot.app import run_app  # the whole application loads only when it is run
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is the ordinary way to stop it
+        asyncio.run(run_app(settings))
+    return EXIT_OK
+
+
+def check_command() -> int:
+    settings = _settings_or_explain()
+    if settings is None:
+        return EXIT_NOT_CONFIGURED
+    from bot.checks import check_telegram
+
+    print(f"Asking Telegram at {settings.TELEGRAM_API_URL}…")
+    findings = asyncio.run(check_telegram(settings))
+    for finding in findings:
+        print(f"  {'✓' if finding.ok else '✗'} {finding.text}")
+    problems = sum(not finding.ok for finding in findings)
+    if problems:
+        print(f"{problems} thing(s) to fix; then run the check again.")
+        return EXIT_PROBLEMS
+    print("All set: start eadesk with `make run` (or `eadesk run`).")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    if arguments.command == "run":
+        return run_command()
+    if arguments.command == "check":
+        return check_command()
+    parser.print_help(sys.stderr)
+    return EXIT_NOT_CONFIGURED
