@@ -107,7 +107,8 @@ class Settings(BaseSettings):
     TELEGRAM_CLIENT_BOT_TOKENS: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         repr=False,
-        description="more client-facing bots, comma separated tokens",
+        description="client-facing bots, comma separated tokens; when empty, clients "
+        "write to the team bot (BOT_TOKEN)",
     )
     RELAY_BOT_TOKENS: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
