@@ -65,8 +65,7 @@ class EmulatorClient:
         return bot
 
     async def aclose(self) -> None:
-        for bot in self._bots:
-            await bot.session.close()
+        await asyncio.gather(*(bot.session.close() for bot in self._bots))
 
     # --- control helpers ---------------------------------------------------------------
     async def reset(self) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 import types as pytypes
@@ -12,13 +13,14 @@ from typing import Any
 
 from aiogram import methods as aiogram_methods
 from aiogram.client.default import Default
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, ValidationError
 
 from .core import ApiError, Core, bad, forbidden
 from .limits import Limiter
 from .state import BotAccount, Chat, Msg, State, User
 
+logger = logging.getLogger("tests.emulator")
 TOKEN_RE = re.compile(r"^(\d+):[A-Za-z0-9_-]+$")
 
 METHOD_CLASSES: dict[str, type[BaseModel]] = {}
@@ -207,7 +209,7 @@ class Emulator:
                     part = await reader.next()
                     if part is None:
                         break
-                    if not isinstance(part, web.BodyPartReader) or part.name is None:
+                    if not isinstance(part, BodyPartReader) or part.name is None:
                         continue
                     if part.filename is not None:
                         data = await part.read()
@@ -305,6 +307,9 @@ class Emulator:
             error = e
         except asyncio.CancelledError:
             raise
+        except Exception as e:  # a bug in the emulator: answer like Telegram's 500
+            logger.exception("emulator failure in %s", method_name)
+            error = ApiError(500, f"Internal Server Error: {type(e).__name__}: {e}")
         log_params = dict(params)
         for name, (fname, data, _) in files.items():
             log_params[name] = f"<file {fname}, {len(data)} bytes>"
