@@ -54,6 +54,10 @@ def _session(settings: Settings) -> AiohttpSession:
     return AiohttpSession(api=api, timeout=REQUEST_TIMEOUT)
 
 
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
 def _token_label(variable: str, number: int, token: str) -> str:
     # The part before the colon is the bot's public id; the rest is the secret.
     return f"{variable}: token {number} ({token.partition(':')[0]}:…)"
@@ -86,7 +90,8 @@ class _Checker:
             self.say(
                 False,
                 f"Telegram at {self.settings.TELEGRAM_API_URL} answered "
-                f"unexpectedly ({error}); check TELEGRAM_API_URL or try again in a minute",
+                f"unexpectedly ({_first_line(error)}); check TELEGRAM_API_URL or try again "
+                "in a minute",
             )
             raise _Broken from None
 
