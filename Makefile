@@ -29,10 +29,12 @@ check: venv ## tell what is missing in the setup: variables, token, group, Topic
 test: venv ## run the tests (again on PostgreSQL when TEST_DATABASE_URL is set)
 	$(BIN)/python -m pytest -q
 
-lint: venv ## ruff (lint and format check) and mypy
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+lint: venv ## ruff (lint and format check) and mypy; all three run, any failure fails
+	@status=0; \
+	echo "ruff check ."; $(BIN)/ruff check . || status=1; \
+	echo "ruff format --check ."; $(BIN)/ruff format --check . || status=1; \
+	echo "mypy"; $(BIN)/mypy || status=1; \
+	exit $$status
 
 format: venv ## rewrite the code in the project's format and apply safe lint fixes
 	$(BIN)/ruff format .
