@@ -25,9 +25,15 @@ RIGHTS = {"can_manage_topics": True, "can_delete_messages": True, "can_pin_messa
 
 async def test_privacy_group_and_private(emulator: EmulatorClient) -> None:
     u = await emulator.user("Ivan", username="ivan")
-    g = await emulator.group("G", forum=True, members=[{"user_id": u["id"], "status": "member"}],
-                             bots=[{"token": A, "status": "administrator", "rights": RIGHTS},
-                                   {"token": B, "status": "administrator", "rights": RIGHTS}])
+    g = await emulator.group(
+        "G",
+        forum=True,
+        members=[{"user_id": u["id"], "status": "member"}],
+        bots=[
+            {"token": A, "status": "administrator", "rights": RIGHTS},
+            {"token": B, "status": "administrator", "rights": RIGHTS},
+        ],
+    )
     a, b = emulator.make_bot(A), emulator.make_bot(B)
     await emulator.send(u["id"], chat_id=g["chat_id"], text="from user")
     await a.send_message(g["chat_id"], "from bot A")
@@ -35,15 +41,18 @@ async def test_privacy_group_and_private(emulator: EmulatorClient) -> None:
     got_a = [x.message.text for x in await a.get_updates()]
     assert got_b == ["from user"] and got_a == ["from user"]  # never other bots', nor own
     # private chats are per (user, bot)
-    with pytest.raises(TelegramForbiddenError,
-                       match="Forbidden: bot can't initiate conversation with a user"):
+    with pytest.raises(
+        TelegramForbiddenError, match="Forbidden: bot can't initiate conversation with a user"
+    ):
         await a.send_message(u["id"], "hi")
     await emulator.send(u["id"], to_bot="bot111", text="/start")
     assert (await a.send_message(u["id"], "hello")).chat.id == u["id"]
     with pytest.raises(TelegramForbiddenError, match="can't initiate conversation"):
         await b.send_message(u["id"], "hi")
     assert [m["text"] for m in await emulator.private_messages(u["id"], "bot111")] == [
-        "/start", "hello"]
+        "/start",
+        "hello",
+    ]
     assert await emulator.private_messages(u["id"], "bot222") == []
     assert [x.message.text for x in await b.get_updates(offset=-1)] == ["from user"]
     # blocking
@@ -58,8 +67,12 @@ async def test_privacy_group_and_private(emulator: EmulatorClient) -> None:
 
 async def test_polling_offset_timeout_allowed(emulator: EmulatorClient) -> None:
     u = await emulator.user("Ivan")
-    g = await emulator.group("G", forum=True, members=[{"user_id": u["id"], "status": "member"}],
-                             bots=[{"token": A, "status": "administrator", "rights": RIGHTS}])
+    g = await emulator.group(
+        "G",
+        forum=True,
+        members=[{"user_id": u["id"], "status": "member"}],
+        bots=[{"token": A, "status": "administrator", "rights": RIGHTS}],
+    )
     a = emulator.make_bot(A)
     t0 = time.monotonic()
     assert await a.get_updates(timeout=1) == []
@@ -86,8 +99,9 @@ async def test_polling_offset_timeout_allowed(emulator: EmulatorClient) -> None:
     ups = await a.get_updates()
     assert not any(x.chat_member or x.message_reaction for x in ups)
     assert any(x.message and x.message.new_chat_members for x in ups)
-    ups = await a.get_updates(offset=ups[-1].update_id + 1,
-                              allowed_updates=["message", "chat_member", "message_reaction"])
+    ups = await a.get_updates(
+        offset=ups[-1].update_id + 1, allowed_updates=["message", "chat_member", "message_reaction"]
+    )
     await emulator.member(g["chat_id"], other["id"], "left")
     await emulator.react(u["id"], msg["message_id"], ["🔥"], chat_id=g["chat_id"])
     ups = await a.get_updates()  # allowed_updates persist
@@ -104,8 +118,9 @@ async def test_webhook_delivery_with_secret(emulator: EmulatorClient) -> None:
         if fail_first["n"]:
             fail_first["n"] -= 1
             return web.Response(status=500)
-        received.append((request.headers.get("X-Telegram-Bot-Api-Secret-Token"),
-                         await request.json()))
+        received.append(
+            (request.headers.get("X-Telegram-Bot-Api-Secret-Token"), await request.json())
+        )
         return web.Response(text="ok")
 
     app = web.Application()
@@ -141,8 +156,9 @@ async def test_callbacks(emulator: EmulatorClient) -> None:
     a = emulator.make_bot(A)
     await emulator.bot(A)
     await emulator.send(u["id"], to_bot="bot111", text="/start")
-    kb = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Go",
-                                                                     callback_data="go:1")]])
+    kb = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Go", callback_data="go:1")]]
+    )
     m = await a.send_message(u["id"], "choose", reply_markup=kb)
     await a.get_updates()
     qid = await emulator.callback(u["id"], m.message_id, "go:1", to_bot="bot111")
@@ -159,15 +175,28 @@ async def test_callbacks(emulator: EmulatorClient) -> None:
 
 async def test_inline_mode(emulator: EmulatorClient) -> None:
     u = await emulator.user("Ivan")
-    g = await emulator.group("G", forum=True, members=[{"user_id": u["id"], "status": "member"}],
-                             bots=[{"token": A, "status": "administrator", "rights": RIGHTS}])
+    g = await emulator.group(
+        "G",
+        forum=True,
+        members=[{"user_id": u["id"], "status": "member"}],
+        bots=[{"token": A, "status": "administrator", "rights": RIGHTS}],
+    )
     a = emulator.make_bot(A)
     qid = await emulator.inline(u["id"], "tmpl", chat_type="supergroup")
     ups = await a.get_updates()
     assert ups[-1].inline_query and ups[-1].inline_query.query == "tmpl"
-    await a.answer_inline_query(qid, [InlineQueryResultArticle(
-        id="r1", title="Hello", input_message_content=InputTextMessageContent(
-            message_text="<b>Hello</b> there", parse_mode="HTML"))])
+    await a.answer_inline_query(
+        qid,
+        [
+            InlineQueryResultArticle(
+                id="r1",
+                title="Hello",
+                input_message_content=InputTextMessageContent(
+                    message_text="<b>Hello</b> there", parse_mode="HTML"
+                ),
+            )
+        ],
+    )
     shown = await emulator.inline_answer(qid)
     assert shown["answered"] and shown["results"][0]["id"] == "r1"
     posted = await emulator.choose(qid, "r1", chat_id=g["chat_id"])

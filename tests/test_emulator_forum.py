@@ -19,10 +19,17 @@ async def setup_forum(emu: EmulatorClient, rights: dict[str, bool] | None = None
     group = await emu.group(
         "Support",
         forum=True,
-        members=[{"user_id": op["id"], "status": "member"},
-                 {"user_id": admin["id"], "status": "administrator"}],
-        bots=[{"token": TOKEN, "status": "administrator",
-               "rights": ALL_RIGHTS if rights is None else rights}],
+        members=[
+            {"user_id": op["id"], "status": "member"},
+            {"user_id": admin["id"], "status": "administrator"},
+        ],
+        bots=[
+            {
+                "token": TOKEN,
+                "status": "administrator",
+                "rights": ALL_RIGHTS if rights is None else rights,
+            }
+        ],
     )
     return {"op": op, "admin": admin, "chat_id": group["chat_id"]}
 
@@ -42,15 +49,18 @@ async def test_done_when_topic_create_post_close(emulator: EmulatorClient) -> No
     assert (await emulator.topics(s["chat_id"]))[0]["closed"] is True
 
     with pytest.raises(ControlError) as err:
-        await emulator.send(s["op"]["id"], chat_id=s["chat_id"],
-                            thread_id=topic.message_thread_id, text="me too")
+        await emulator.send(
+            s["op"]["id"], chat_id=s["chat_id"], thread_id=topic.message_thread_id, text="me too"
+        )
     assert err.value.status == 400
     assert err.value.body["description"] == "Bad Request: TOPIC_CLOSED"
     # a human administrator may still post, and so may the admin bot
-    await emulator.send(s["admin"]["id"], chat_id=s["chat_id"],
-                        thread_id=topic.message_thread_id, text="admin note")
-    ok = await bot.send_message(s["chat_id"], "bot still posts",
-                                message_thread_id=topic.message_thread_id)
+    await emulator.send(
+        s["admin"]["id"], chat_id=s["chat_id"], thread_id=topic.message_thread_id, text="admin note"
+    )
+    ok = await bot.send_message(
+        s["chat_id"], "bot still posts", message_thread_id=topic.message_thread_id
+    )
     assert ok.message_id > msg.message_id
     view = await emulator.messages(s["chat_id"], thread_id=topic.message_thread_id)
     kinds = [(m["kind"], m["service"], m["text"]) for m in view]
@@ -63,8 +73,9 @@ async def test_done_when_topic_create_post_close(emulator: EmulatorClient) -> No
     ]
     # reopen, then the member may post again
     assert await bot.reopen_forum_topic(s["chat_id"], topic.message_thread_id)
-    await emulator.send(s["op"]["id"], chat_id=s["chat_id"],
-                        thread_id=topic.message_thread_id, text="thanks")
+    await emulator.send(
+        s["op"]["id"], chat_id=s["chat_id"], thread_id=topic.message_thread_id, text="thanks"
+    )
     await bot.session.close()
 
 
@@ -100,9 +111,11 @@ async def test_general_and_thread_errors(emulator: EmulatorClient) -> None:
     general_view = await emulator.messages(s["chat_id"], thread_id=1)
     assert [m["text"] for m in general_view] == ["board"]
     # a non-forum group
-    plain = await emulator.group("Plain", forum=False,
-                                 bots=[{"token": TOKEN, "status": "administrator",
-                                        "rights": ALL_RIGHTS}])
+    plain = await emulator.group(
+        "Plain",
+        forum=False,
+        bots=[{"token": TOKEN, "status": "administrator", "rights": ALL_RIGHTS}],
+    )
     with pytest.raises(TelegramBadRequest, match="the chat is not a forum"):
         await bot.create_forum_topic(plain["chat_id"], "T")
 
@@ -122,8 +135,9 @@ async def test_topic_rights_names_colors(emulator: EmulatorClient) -> None:
     tid = topic.message_thread_id
     with pytest.raises(TelegramBadRequest, match="TOPIC_NOT_MODIFIED"):
         await bot.edit_forum_topic(s["chat_id"], tid, name="x" * 128)
-    assert await bot.edit_forum_topic(s["chat_id"], tid, name="🟢 Ivan",
-                                      icon_custom_emoji_id="5000000000000000001")
+    assert await bot.edit_forum_topic(
+        s["chat_id"], tid, name="🟢 Ivan", icon_custom_emoji_id="5000000000000000001"
+    )
     t = (await emulator.topics(s["chat_id"]))[0]
     assert t["name"] == "🟢 Ivan" and t["icon_custom_emoji_id"] == "5000000000000000001"
     await bot.close_forum_topic(s["chat_id"], tid)
@@ -131,10 +145,13 @@ async def test_topic_rights_names_colors(emulator: EmulatorClient) -> None:
         await bot.close_forum_topic(s["chat_id"], tid)
     # a second bot without the right cannot manage topics
     other = "333:CCC"
-    await emulator.member(s["chat_id"], (await emulator.bot(other))["id"], "administrator",
-                          rights={"can_manage_topics": False})
-    with pytest.raises(TelegramBadRequest,
-                       match="not enough rights to manage topics in the chat"):
+    await emulator.member(
+        s["chat_id"],
+        (await emulator.bot(other))["id"],
+        "administrator",
+        rights={"can_manage_topics": False},
+    )
+    with pytest.raises(TelegramBadRequest, match="not enough rights to manage topics in the chat"):
         await emulator.make_bot(other).reopen_forum_topic(s["chat_id"], tid)
     stickers = await bot.get_forum_topic_icon_stickers()
     assert stickers and all(st.custom_emoji_id for st in stickers)

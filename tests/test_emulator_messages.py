@@ -16,9 +16,18 @@ RIGHTS = {"can_manage_topics": True, "can_delete_messages": True, "can_pin_messa
 
 async def forum(emu: EmulatorClient, rights: dict | None = None) -> tuple[int, dict]:
     u = await emu.user("Ivan", username="ivan")
-    g = await emu.group("Support", forum=True, members=[{"user_id": u["id"], "status": "member"}],
-                        bots=[{"token": TOKEN, "status": "administrator",
-                               "rights": RIGHTS if rights is None else rights}])
+    g = await emu.group(
+        "Support",
+        forum=True,
+        members=[{"user_id": u["id"], "status": "member"}],
+        bots=[
+            {
+                "token": TOKEN,
+                "status": "administrator",
+                "rights": RIGHTS if rights is None else rights,
+            }
+        ],
+    )
     return g["chat_id"], u
 
 
@@ -33,29 +42,39 @@ async def test_text_limits_and_parse_modes(emulator: EmulatorClient) -> None:
     # length counts after entity parsing
     m = await bot.send_message(chat, "<b>" + "y" * 4096 + "</b>", parse_mode="HTML")
     assert m.entities and m.entities[0].type == "bold" and m.entities[0].length == 4096
-    m = await bot.send_message(chat, '<b>bold</b> <a href="https://x.y">l</a> &lt;3 😀<i>i</i>',
-                               parse_mode="HTML")
+    m = await bot.send_message(
+        chat, '<b>bold</b> <a href="https://x.y">l</a> &lt;3 😀<i>i</i>', parse_mode="HTML"
+    )
     assert m.text == "bold l <3 😀i"
     types = [(e.type, e.offset, e.length) for e in m.entities]
     assert types == [("bold", 0, 4), ("text_link", 5, 1), ("italic", 12, 1)]  # utf-16 offsets
-    with pytest.raises(TelegramBadRequest,
-                       match='can\'t parse entities: Unsupported start tag "xyz" at byte offset 0'):
+    with pytest.raises(
+        TelegramBadRequest,
+        match='can\'t parse entities: Unsupported start tag "xyz" at byte offset 0',
+    ):
         await bot.send_message(chat, "<xyz>a</xyz>", parse_mode="HTML")
     with pytest.raises(TelegramBadRequest, match="Can't find end tag corresponding to start tag"):
         await bot.send_message(chat, "<b>a", parse_mode="HTML")
-    m = await bot.send_message(chat, r"*b* _i_ __u__ ~s~ ||sp|| `c` [l](https://e.x) 1\.0",
-                               parse_mode="MarkdownV2")
+    m = await bot.send_message(
+        chat, r"*b* _i_ __u__ ~s~ ||sp|| `c` [l](https://e.x) 1\.0", parse_mode="MarkdownV2"
+    )
     assert m.text == "b i u s sp c l 1.0"
-    assert [e.type for e in m.entities] == ["bold", "italic", "underline", "strikethrough",
-                                            "spoiler", "code", "text_link"]
-    with pytest.raises(TelegramBadRequest,
-                       match=r"Character '\.' is reserved and must be escaped"):
+    assert [e.type for e in m.entities] == [
+        "bold",
+        "italic",
+        "underline",
+        "strikethrough",
+        "spoiler",
+        "code",
+        "text_link",
+    ]
+    with pytest.raises(TelegramBadRequest, match=r"Character '\.' is reserved and must be escaped"):
         await bot.send_message(chat, "1.0", parse_mode="MarkdownV2")
     with pytest.raises(TelegramBadRequest, match="message caption is too long"):
         await bot.send_document(chat, _file(), caption="c" * 1025)
 
 
-def _file():  # noqa: ANN202
+def _file():
     from aiogram.types import BufferedInputFile
 
     return BufferedInputFile(b"hello file", filename="a.txt")
@@ -63,18 +82,24 @@ def _file():  # noqa: ANN202
 
 async def test_parameter_validation(emulator: EmulatorClient) -> None:
     chat, _ = await forum(emulator)
-    async with emulator.session.post(emulator.url(f"/bot{TOKEN}/sendMessage"),
-                                     data={"chat_id": str(chat)}) as r:
+    async with emulator.session.post(
+        emulator.url(f"/bot{TOKEN}/sendMessage"), data={"chat_id": str(chat)}
+    ) as r:
         body = await r.json()
         assert r.status == 400 == body["error_code"]
-        assert body == {"ok": False, "error_code": 400,
-                        "description": "Bad Request: message text is empty"}
-    async with emulator.session.post(emulator.url(f"/bot{TOKEN}/sendMessage"),
-                                     json={"text": "hi"}) as r:
+        assert body == {
+            "ok": False,
+            "error_code": 400,
+            "description": "Bad Request: message text is empty",
+        }
+    async with emulator.session.post(
+        emulator.url(f"/bot{TOKEN}/sendMessage"), json={"text": "hi"}
+    ) as r:
         assert (await r.json())["description"] == "Bad Request: chat_id is empty"
-    async with emulator.session.post(emulator.url(f"/bot{TOKEN}/sendMessage"),
-                                     json={"chat_id": chat, "text": "hi",
-                                           "message_thread_id": "abc"}) as r:
+    async with emulator.session.post(
+        emulator.url(f"/bot{TOKEN}/sendMessage"),
+        json={"chat_id": chat, "text": "hi", "message_thread_id": "abc"},
+    ) as r:
         assert r.status == 400
     async with emulator.session.post(emulator.url(f"/bot{TOKEN}/noSuchMethod")) as r:
         assert r.status == 404 and (await r.json())["description"] == "Not Found"
@@ -91,9 +116,9 @@ async def test_replies_edits_deletes_pins(emulator: EmulatorClient) -> None:
     topic = await bot.create_forum_topic(chat, "T")
     tid = topic.message_thread_id
     client = await emulator.send(user["id"], chat_id=chat, thread_id=tid, text="question")
-    reply = await bot.send_message(chat, "answer",
-                                   reply_parameters=ReplyParameters(
-                                       message_id=client["message_id"]))
+    reply = await bot.send_message(
+        chat, "answer", reply_parameters=ReplyParameters(message_id=client["message_id"])
+    )
     assert reply.reply_to_message and reply.reply_to_message.text == "question"
     assert reply.message_thread_id == tid  # a reply lands in the replied message's topic
     with pytest.raises(TelegramBadRequest, match="message to be replied not found"):
@@ -107,10 +132,10 @@ async def test_replies_edits_deletes_pins(emulator: EmulatorClient) -> None:
         await bot.edit_message_text("z", chat_id=chat, message_id=client["message_id"])
     with pytest.raises(TelegramBadRequest, match="message to edit not found"):
         await bot.edit_message_text("z", chat_id=chat, message_id=9999)
-    kb = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="A",
-                                                                     callback_data="a")]])
-    m2 = await bot.edit_message_reply_markup(chat_id=chat, message_id=reply.message_id,
-                                             reply_markup=kb)
+    kb = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="A", callback_data="a")]])
+    m2 = await bot.edit_message_reply_markup(
+        chat_id=chat, message_id=reply.message_id, reply_markup=kb
+    )
     assert m2.reply_markup.inline_keyboard[0][0].callback_data == "a"
     view = {m["message_id"]: m for m in await emulator.messages(chat, thread_id=tid)}
     assert view[reply.message_id]["edited"] is True
@@ -140,8 +165,9 @@ async def test_rights_for_delete_and_pin(emulator: EmulatorClient) -> None:
     m = await emulator.send(user["id"], chat_id=chat, text="hi")
     with pytest.raises(TelegramBadRequest, match="message can't be deleted"):
         await bot.delete_message(chat, m["message_id"])
-    with pytest.raises(TelegramBadRequest,
-                       match="not enough rights to manage pinned messages in the chat"):
+    with pytest.raises(
+        TelegramBadRequest, match="not enough rights to manage pinned messages in the chat"
+    ):
         await bot.pin_chat_message(chat, m["message_id"])
     own = await bot.send_message(chat, "mine")
     assert await bot.delete_message(chat, own.message_id)  # own messages are deletable
@@ -153,15 +179,17 @@ async def test_copy_and_forward(emulator: EmulatorClient) -> None:
     await emulator.send(user["id"], to_bot="bot111", text="/start")
     t = await bot.create_forum_topic(chat, "T")
     m = await emulator.send(user["id"], to_bot="bot111", text="<b>x</b>", parse_mode="HTML")
-    copied = await bot.copy_message(chat, user["id"], m["message_id"],
-                                    message_thread_id=t.message_thread_id)
+    copied = await bot.copy_message(
+        chat, user["id"], m["message_id"], message_thread_id=t.message_thread_id
+    )
     view = await emulator.messages(chat, thread_id=t.message_thread_id)
     assert view[-1]["message_id"] == copied.message_id and view[-1]["text"] == "x"
     assert view[-1]["entities"][0]["type"] == "bold"
     fwd = await bot.forward_message(chat, user["id"], m["message_id"])
     assert fwd.forward_origin is not None and fwd.forward_origin.sender_user.id == user["id"]
-    album = await emulator.send(user["id"], to_bot="bot111",
-                                media_group=[{"photo": {}}, {"photo": {}, "caption": "two"}])
+    album = await emulator.send(
+        user["id"], to_bot="bot111", media_group=[{"photo": {}}, {"photo": {}, "caption": "two"}]
+    )
     ids = [m["message_id"], *album["message_ids"]]
     res = await bot.copy_messages(chat, user["id"], ids, message_thread_id=t.message_thread_id)
     assert len(res) == 3
@@ -188,7 +216,6 @@ async def test_location_contact_reaction(emulator: EmulatorClient) -> None:
     assert [v["kind"] for v in view] == ["location", "contact"]
     assert view[1]["reactions"][0]["emoji"] == "👍"
     await emulator.send(user["id"], chat_id=chat, location={"latitude": 1, "longitude": 2})
-    await emulator.send(user["id"], chat_id=chat, contact={"phone_number": "+1",
-                                                           "first_name": "Z"})
+    await emulator.send(user["id"], chat_id=chat, contact={"phone_number": "+1", "first_name": "Z"})
     ups = [u.message for u in await bot.get_updates()]
     assert ups[0].location.longitude == 2 and ups[1].contact.first_name == "Z"

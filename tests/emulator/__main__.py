@@ -12,8 +12,10 @@ from .server import Emulator
 async def _serve(host: str, port: int, limits: bool) -> None:
     emu = Emulator(host, port, limits=limits)
     await emu.start()
-    print(f"Telegram Bot API emulator on {emu.base_url} (limits {'on' if limits else 'off'})",
-          flush=True)
+    print(
+        f"Telegram Bot API emulator on {emu.base_url} (limits {'on' if limits else 'off'})",
+        flush=True,
+    )
     try:
         await asyncio.Event().wait()
     finally:

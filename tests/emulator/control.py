@@ -21,11 +21,17 @@ if TYPE_CHECKING:
     from .server import Emulator
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-MEDIA_KINDS = ("photo", "document", "voice", "video", "audio", "sticker", "video_note",
-               "animation")
-DEFAULT_NAMES = {"photo": "photo.jpg", "document": "file.txt", "voice": "voice.ogg",
-                 "video": "video.mp4", "audio": "audio.mp3", "sticker": "sticker.webp",
-                 "video_note": "note.mp4", "animation": "anim.mp4"}
+MEDIA_KINDS = ("photo", "document", "voice", "video", "audio", "sticker", "video_note", "animation")
+DEFAULT_NAMES = {
+    "photo": "photo.jpg",
+    "document": "file.txt",
+    "voice": "voice.ogg",
+    "video": "video.mp4",
+    "audio": "audio.mp3",
+    "sticker": "sticker.webp",
+    "video_note": "note.mp4",
+    "animation": "anim.mp4",
+}
 _instances = itertools.count(1)
 
 
@@ -140,9 +146,13 @@ class Control:
         uid = int(b["id"]) if b.get("id") is not None else next(self.st.user_ids)
         while b.get("id") is None and (uid in self.st.users or self.st.bot_by_id(uid)):
             uid = next(self.st.user_ids)
-        user = User(id=uid, first_name=b.get("first_name") or "User",
-                    last_name=b.get("last_name"), username=b.get("username"),
-                    language_code=b.get("language_code"))
+        user = User(
+            id=uid,
+            first_name=b.get("first_name") or "User",
+            last_name=b.get("last_name"),
+            username=b.get("username"),
+            language_code=b.get("language_code"),
+        )
         self.st.users[uid] = user
         return user.to_api()
 
@@ -153,11 +163,18 @@ class Control:
 
     async def groups(self, request: web.Request) -> Any:
         b = await _body(request)
-        cid = int(b["chat_id"]) if b.get("chat_id") is not None else int(
-            f"-100{1000000000 + next(self.st.group_ids)}")
-        chat = Chat(id=cid, type="supergroup", title=b.get("title") or "Group",
-                    is_forum=bool(b.get("forum", False)),
-                    chat_instance=str(next(_instances) * 7919 + 1000000))
+        cid = (
+            int(b["chat_id"])
+            if b.get("chat_id") is not None
+            else int(f"-100{1000000000 + next(self.st.group_ids)}")
+        )
+        chat = Chat(
+            id=cid,
+            type="supergroup",
+            title=b.get("title") or "Group",
+            is_forum=bool(b.get("forum", False)),
+            chat_instance=str(next(_instances) * 7919 + 1000000),
+        )
         if chat.is_forum:
             chat.next_message_id = 2  # message 1 opened the General topic (thread 1)
         for m in b.get("members") or []:
@@ -208,13 +225,19 @@ class Control:
             spec = item.get(kind) if kind in item else item
             kw.update(kind=kind, file=self._media(kind, spec))
             if item.get("caption") is not None:
-                cap, cents = parse_text(item["caption"], item.get("parse_mode"),
-                                        item.get("caption_entities"), caption=True)
+                cap, cents = parse_text(
+                    item["caption"],
+                    item.get("parse_mode"),
+                    item.get("caption_entities"),
+                    caption=True,
+                )
                 kw.update(caption=cap, caption_entities=cents)
         elif item.get("location"):
             loc = item["location"]
-            kw.update(kind="location", location={"latitude": float(loc["latitude"]),
-                                                 "longitude": float(loc["longitude"])})
+            kw.update(
+                kind="location",
+                location={"latitude": float(loc["latitude"]), "longitude": float(loc["longitude"])},
+            )
         elif item.get("contact"):
             con = dict(item["contact"])
             kw.update(kind="contact", contact=con)
@@ -228,7 +251,9 @@ class Control:
             raise bad("message text is empty")
         return kw
 
-    def _post_in(self, chat: Chat, user: User, body: dict[str, Any]) -> tuple[int | None, int | None]:
+    def _post_in(
+        self, chat: Chat, user: User, body: dict[str, Any]
+    ) -> tuple[int | None, int | None]:
         reply_to = body.get("reply_to_message_id")
         thread_id = body.get("thread_id")
         if chat.type == "private":
@@ -247,8 +272,9 @@ class Control:
                 raise bad("message to be replied not found")
             if thread_id is None and target.is_topic_message:
                 thread_id = target.thread_id
-        thread_id = check_thread(chat, int(thread_id) if thread_id is not None else None,
-                                 status in ADMIN_STATUSES)
+        thread_id = check_thread(
+            chat, int(thread_id) if thread_id is not None else None, status in ADMIN_STATUSES
+        )
         return thread_id, int(reply_to) if reply_to is not None else None
 
     async def messages(self, request: web.Request) -> Any:
@@ -266,12 +292,25 @@ class Control:
         group_id = str(next(self.st.media_group_counter)) if items else None
         msgs: list[Msg] = []
         for kw in contents:
-            msgs.append(new_message(chat, user, thread_id=thread_id,
-                                    is_topic_message=thread_id is not None, reply_to=reply_to,
-                                    media_group_id=group_id, via_bot=None, **kw))
+            msgs.append(
+                new_message(
+                    chat,
+                    user,
+                    thread_id=thread_id,
+                    is_topic_message=thread_id is not None,
+                    reply_to=reply_to,
+                    media_group_id=group_id,
+                    via_bot=None,
+                    **kw,
+                )
+            )
         for m in msgs:
             self.emu.core.deliver_message(m)
-        out = {"chat_id": chat.id, "message_id": msgs[0].message_id, "thread_id": thread_id}
+        out: dict[str, Any] = {
+            "chat_id": chat.id,
+            "message_id": msgs[0].message_id,
+            "thread_id": thread_id,
+        }
         if items:
             out["message_ids"] = [m.message_id for m in msgs]
             out["media_group_id"] = group_id
@@ -296,8 +335,9 @@ class Control:
         elif "caption" in b:
             if msg.file is None:
                 raise bad("there is no caption in the message to edit")
-            cap, ce = parse_text(b["caption"], b.get("parse_mode"), b.get("caption_entities"),
-                                 caption=True)
+            cap, ce = parse_text(
+                b["caption"], b.get("parse_mode"), b.get("caption_entities"), caption=True
+            )
             msg.caption, msg.caption_entities = cap, ce
         else:
             raise bad("message text is empty")
@@ -322,15 +362,29 @@ class Control:
             raise bad("BUTTON_DATA_INVALID: the message has no button with this callback_data")
         qid = str(4_000_000_000_000_000_000 + next(self.st.query_counter))
         instance = chat.chat_instance or str(abs(hash((chat.id, bot.id))))
-        payload = dump(t.CallbackQuery, {
-            "id": qid, "from": user.to_api(), "chat_instance": instance, "data": data,
-            "message": self.emu.core.render(msg, bot.id),
-        })
-        self.st.callbacks[qid] = {"callback_query_id": qid, "bot_id": bot.id,
-                                  "chat_id": chat.id, "message_id": msg.message_id,
-                                  "from": user.id, "data": data, "answered": False,
-                                  "text": None, "show_alert": False, "url": None,
-                                  "cache_time": None}
+        payload = dump(
+            t.CallbackQuery,
+            {
+                "id": qid,
+                "from": user.to_api(),
+                "chat_instance": instance,
+                "data": data,
+                "message": self.emu.core.render(msg, bot.id),
+            },
+        )
+        self.st.callbacks[qid] = {
+            "callback_query_id": qid,
+            "bot_id": bot.id,
+            "chat_id": chat.id,
+            "message_id": msg.message_id,
+            "from": user.id,
+            "data": data,
+            "answered": False,
+            "text": None,
+            "show_alert": False,
+            "url": None,
+            "cache_time": None,
+        }
         self.emu.core.enqueue(bot, "callback_query", payload)
         return {"callback_query_id": qid}
 
@@ -350,15 +404,27 @@ class Control:
                 raise bad("no bot registered")
             bot = min(self.st.bots.values(), key=lambda x: x.registered_at)
         qid = str(5_000_000_000_000_000_000 + next(self.st.query_counter))
-        d: dict[str, Any] = {"id": qid, "from": user.to_api(), "query": b.get("query", ""),
-                             "offset": b.get("offset", "")}
+        d: dict[str, Any] = {
+            "id": qid,
+            "from": user.to_api(),
+            "query": b.get("query", ""),
+            "offset": b.get("offset", ""),
+        }
         if b.get("chat_type"):
             d["chat_type"] = b["chat_type"]
-        self.st.inline[qid] = {"inline_query_id": qid, "bot_id": bot.id,
-                               "bot": bot.user.username, "from": user.id,
-                               "query": d["query"], "answered": False, "results": [],
-                               "cache_time": None, "is_personal": None, "next_offset": None,
-                               "button": None}
+        self.st.inline[qid] = {
+            "inline_query_id": qid,
+            "bot_id": bot.id,
+            "bot": bot.user.username,
+            "from": user.id,
+            "query": d["query"],
+            "answered": False,
+            "results": [],
+            "cache_time": None,
+            "is_personal": None,
+            "next_offset": None,
+            "button": None,
+        }
         self.emu.core.enqueue(bot, "inline_query", dump(t.InlineQuery, d))
         return {"inline_query_id": qid}
 
@@ -373,8 +439,9 @@ class Control:
         q = self.st.inline.get(str(b.get("inline_query_id")))
         if q is None:
             raise bad("inline query not found")
-        result = next((r for r in q["results"] if str(r.get("id")) == str(b.get("result_id"))),
-                      None)
+        result = next(
+            (r for r in q["results"] if str(r.get("id")) == str(b.get("result_id"))), None
+        )
         if result is None:
             raise bad("result not found")
         bot = self.st.bot_by_id(q["bot_id"])
@@ -384,9 +451,16 @@ class Control:
         kw = self._result_content(bot, result)
         if chat.type == "private":
             chat.started = True
-        msg = new_message(chat, user, thread_id=thread_id, is_topic_message=thread_id is not None,
-                          reply_to=reply_to, via_bot=bot.user,
-                          reply_markup=result.get("reply_markup"), **kw)
+        msg = new_message(
+            chat,
+            user,
+            thread_id=thread_id,
+            is_topic_message=thread_id is not None,
+            reply_to=reply_to,
+            via_bot=bot.user,
+            reply_markup=result.get("reply_markup"),
+            **kw,
+        )
         self.emu.core.deliver_message(msg)
         chosen = {"result_id": str(result["id"]), "from": user.to_api(), "query": q["query"]}
         self.emu.core.enqueue(bot, "chosen_inline_result", dump(t.ChosenInlineResult, chosen))
@@ -396,19 +470,34 @@ class Control:
         imc = r.get("input_message_content")
         if imc:
             if "message_text" in imc:
-                text, te = parse_text(imc["message_text"], imc.get("parse_mode"),
-                                      imc.get("entities"))
+                text, te = parse_text(
+                    imc["message_text"], imc.get("parse_mode"), imc.get("entities")
+                )
                 return {"kind": "text", "text": text, "entities": te}
             if "latitude" in imc:
-                return {"kind": "location", "location": {"latitude": imc["latitude"],
-                                                         "longitude": imc["longitude"]}}
+                return {
+                    "kind": "location",
+                    "location": {"latitude": imc["latitude"], "longitude": imc["longitude"]},
+                }
             if "phone_number" in imc:
-                return {"kind": "contact", "contact": {"phone_number": imc["phone_number"],
-                                                       "first_name": imc.get("first_name", "")}}
+                return {
+                    "kind": "contact",
+                    "contact": {
+                        "phone_number": imc["phone_number"],
+                        "first_name": imc.get("first_name", ""),
+                    },
+                }
         rtype = r.get("type", "article")
-        kind = {"photo": "photo", "document": "document", "voice": "voice", "audio": "audio",
-                "video": "video", "sticker": "sticker", "gif": "animation",
-                "mpeg4_gif": "animation"}.get(rtype)
+        kind = {
+            "photo": "photo",
+            "document": "document",
+            "voice": "voice",
+            "audio": "audio",
+            "video": "video",
+            "sticker": "sticker",
+            "gif": "animation",
+            "mpeg4_gif": "animation",
+        }.get(rtype)
         if kind is None:
             raise bad("result has no message content")
         fid = r.get(f"{rtype}_file_id")
@@ -416,13 +505,17 @@ class Control:
         if rec is None:
             if fid:
                 raise bad("wrong file identifier/HTTP URL specified")
-            rec = self.st.add_file(f"emulated {kind} from url".encode(), kind,
-                                   r.get("title") if kind == "document" else None,
-                                   r.get("mime_type"))
+            rec = self.st.add_file(
+                f"emulated {kind} from url".encode(),
+                kind,
+                r.get("title") if kind == "document" else None,
+                r.get("mime_type"),
+            )
         out: dict[str, Any] = {"kind": kind, "file": rec}
         if r.get("caption"):
-            cap, ce = parse_text(r["caption"], r.get("parse_mode"), r.get("caption_entities"),
-                                 caption=True)
+            cap, ce = parse_text(
+                r["caption"], r.get("parse_mode"), r.get("caption_entities"), caption=True
+            )
             out.update(caption=cap, caption_entities=ce)
         return out
 
@@ -443,10 +536,16 @@ class Control:
             chat.members[uid] = status
         new = self.emu.core.chat_member(chat, uid)
         actor = self.st.user_or_bot(int(b["by"])) if b.get("by") else subject
-        upd = dump(t.ChatMemberUpdated, {
-            "chat": chat.api(), "from": (actor or subject).to_api(), "date": now(),
-            "old_chat_member": old, "new_chat_member": new,
-        })
+        upd = dump(
+            t.ChatMemberUpdated,
+            {
+                "chat": chat.api(),
+                "from": (actor or subject).to_api(),
+                "date": now(),
+                "old_chat_member": old,
+                "new_chat_member": new,
+            },
+        )
         live = ("member", "administrator", "creator", "restricted")
         if subject.is_bot:
             bot = self.st.bot_by_id(uid)
@@ -462,8 +561,13 @@ class Control:
         elif was and not now_in:
             service = ("left_chat_member", {"user": subject.to_api()})
         if service is not None:
-            msg = new_message(chat, (actor or subject) if isinstance(actor, User) else subject,
-                              kind="service", service=service[0], service_data=service[1])
+            msg = new_message(
+                chat,
+                (actor or subject) if isinstance(actor, User) else subject,
+                kind="service",
+                service=service[0],
+                service_data=service[1],
+            )
             self.emu.core.deliver_message(msg)
         return upd
 
@@ -483,9 +587,16 @@ class Control:
             member = {"status": "member", "user": user.to_api()}
             kicked = {"status": "kicked", "user": user.to_api(), "until_date": 0}
             old, new = (member, kicked) if not unblock else (kicked, member)
-            upd = dump(t.ChatMemberUpdated, {"chat": pc.api(user), "from": user.to_api(),
-                                             "date": now(), "old_chat_member": old,
-                                             "new_chat_member": new})
+            upd = dump(
+                t.ChatMemberUpdated,
+                {
+                    "chat": pc.api(user),
+                    "from": user.to_api(),
+                    "date": now(),
+                    "old_chat_member": old,
+                    "new_chat_member": new,
+                },
+            )
             self.emu.core.enqueue(bot, "my_chat_member", upd)
         return {"ok": True, "user_id": user.id, "bot_id": bot.id, "blocked": not unblock}
 
@@ -496,15 +607,26 @@ class Control:
         msg = chat.messages.get(int(b["message_id"]))
         if msg is None or msg.deleted:
             raise bad("MESSAGE_ID_INVALID")
-        new = [{"type": "emoji", "emoji": e} if isinstance(e, str) else e
-               for e in b.get("reaction") or []]
+        new = [
+            {"type": "emoji", "emoji": e} if isinstance(e, str) else e
+            for e in b.get("reaction") or []
+        ]
         mine = [r for r in (msg.reactions or []) if r.get("by") == user.id]
         old = [{k: v for k, v in r.items() if k != "by"} for r in mine]
         msg.reactions = [r for r in (msg.reactions or []) if r.get("by") != user.id] + [
-            {"by": user.id, **r} for r in new]
-        upd = dump(t.MessageReactionUpdated, {
-            "chat": self.emu.core.chat_api(chat), "message_id": msg.message_id,
-            "user": user.to_api(), "date": now(), "old_reaction": old, "new_reaction": new})
+            {"by": user.id, **r} for r in new
+        ]
+        upd = dump(
+            t.MessageReactionUpdated,
+            {
+                "chat": self.emu.core.chat_api(chat),
+                "message_id": msg.message_id,
+                "user": user.to_api(),
+                "date": now(),
+                "old_reaction": old,
+                "new_reaction": new,
+            },
+        )
         for bot in self.emu.core.bots_of(chat):
             if chat.type == "private" or self.emu.core.bot_status(chat, bot.id) == "administrator":
                 self.emu.core.enqueue(bot, "message_reaction", upd)
@@ -543,15 +665,22 @@ class Control:
     async def calls(self, request: web.Request) -> Any:
         method = request.query.get("method")
         since = float(request.query.get("since") or 0)
-        return [c for c in self.emu.calls
-                if c["t"] >= since and (not method or c["method"].lower() == method.lower())]
+        return [
+            c
+            for c in self.emu.calls
+            if c["t"] >= since and (not method or c["method"].lower() == method.lower())
+        ]
 
     async def faults(self, request: web.Request) -> Any:
         b = await _body(request)
-        fault = {"method": b.get("method"), "chat_id": b.get("chat_id"),
-                 "error_code": int(b.get("error_code", 400)),
-                 "description": b.get("description") or "Bad Request: injected fault",
-                 "retry_after": b.get("retry_after"), "times": int(b.get("times", 1))}
+        fault: dict[str, Any] = {
+            "method": b.get("method"),
+            "chat_id": b.get("chat_id"),
+            "error_code": int(b.get("error_code", 400)),
+            "description": b.get("description") or "Bad Request: injected fault",
+            "retry_after": b.get("retry_after"),
+            "times": int(b.get("times", 1)),
+        }
         if fault["times"] > 0:
             self.emu.faults.append(fault)
         return fault

@@ -69,8 +69,14 @@ class Core:
         if kind == "photo":
             return [{**base, "width": rec.width, "height": rec.height}]
         if kind == "sticker":
-            return {**base, "type": "regular", "width": 512, "height": 512,
-                    "is_animated": False, "is_video": False}
+            return {
+                **base,
+                "type": "regular",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+            }
         if kind == "video_note":
             return {**base, "length": 240, "duration": rec.duration}
         if rec.mime_type:
@@ -119,8 +125,11 @@ class Core:
             if msg.service == "pinned_message":
                 target = chat.messages.get(data.get("message_id", 0))
                 if target is None or depth > 0:
-                    d["pinned_message"] = {"chat": self.chat_api(chat),
-                                           "message_id": data.get("message_id", 0), "date": 0}
+                    d["pinned_message"] = {
+                        "chat": self.chat_api(chat),
+                        "message_id": data.get("message_id", 0),
+                        "date": 0,
+                    }
                 else:
                     d["pinned_message"] = self.message_dict(target, bot_id, depth + 1)
             elif msg.service == "new_chat_members":
@@ -201,8 +210,11 @@ class Core:
             status, rights = chat.bots.get(uid, ("left", {}))
         else:
             status = chat.members.get(uid, "left")
-            rights = {"can_manage_topics": True, "can_delete_messages": True,
-                      "can_pin_messages": True}
+            rights = {
+                "can_manage_topics": True,
+                "can_delete_messages": True,
+                "can_pin_messages": True,
+            }
         if status == "creator":
             return dump(t.ChatMemberOwner, {"status": "creator", "user": u, "is_anonymous": False})
         if status == "administrator":
@@ -234,8 +246,10 @@ class Core:
             return dump(t.ChatMemberBanned, {"status": "kicked", "user": u, "until_date": 0})
         if status == "restricted":
             perms = {k: False for k in t.ChatMemberRestricted.model_fields if k.startswith("can_")}
-            return dump(t.ChatMemberRestricted, {"status": "restricted", "user": u,
-                                                 "is_member": True, "until_date": 0, **perms})
+            return dump(
+                t.ChatMemberRestricted,
+                {"status": "restricted", "user": u, "is_member": True, "until_date": 0, **perms},
+            )
         return dump(t.ChatMemberLeft, {"status": "left", "user": u})
 
     # --- visibility & delivery --------------------------------------------
@@ -247,7 +261,9 @@ class Core:
             return False
         if msg.service:
             return status == "administrator" or msg.service in (
-                "new_chat_members", "left_chat_member")
+                "new_chat_members",
+                "left_chat_member",
+            )
         if msg.sender.is_bot:
             return False  # bots never see other bots' (or their own) messages
         if status == "administrator":
@@ -310,9 +326,11 @@ class Core:
                     async with session.post(bot.webhook_url, json=upd, headers=headers) as r:
                         ok = 200 <= r.status < 300
                         if not ok:
-                            bot.webhook_last_error = (now(), f"Wrong response from the "
-                                                      f"webhook: {r.status} {r.reason}")
-                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+                            bot.webhook_last_error = (
+                                now(),
+                                f"Wrong response from the webhook: {r.status} {r.reason}",
+                            )
+                except (TimeoutError, aiohttp.ClientError, OSError) as e:
                     bot.webhook_last_error = (now(), f"Connection error: {e}")
                 if ok:
                     with contextlib.suppress(ValueError):

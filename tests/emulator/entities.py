@@ -53,27 +53,23 @@ def parse_html(src: str) -> tuple[str, list[dict[str, Any]]]:
         if ch == "<":
             end = src.find(">", i)
             if end == -1:
-                raise ParseError(
-                    f"Unclosed start tag at byte offset {_byte_offset(src, i)}"
-                )
+                raise ParseError(f"Unclosed start tag at byte offset {_byte_offset(src, i)}")
             inner = src[i + 1 : end]
             if inner.startswith("/"):
                 name = inner[1:].strip().lower()
                 if not stack:
-                    raise ParseError(
-                        f'Unexpected end tag at byte offset {_byte_offset(src, i)}'
-                    )
-                tag, start, ent, _ = stack.pop()
+                    raise ParseError(f"Unexpected end tag at byte offset {_byte_offset(src, i)}")
+                tag, start, closing, _ = stack.pop()
                 if name != tag:
                     raise ParseError(
-                        f'Unmatched end tag at byte offset {_byte_offset(src, i)}, '
+                        f"Unmatched end tag at byte offset {_byte_offset(src, i)}, "
                         f'expected "</{tag}>", found "</{name}>"'
                     )
                 length = out_len - start
                 if length > 0:
-                    ent["offset"] = start
-                    ent["length"] = length
-                    entities.append(ent)
+                    closing["offset"] = start
+                    closing["length"] = length
+                    entities.append(closing)
                 i = end + 1
                 continue
             m = re.match(r"([a-zA-Z][a-zA-Z0-9-]*)", inner)
@@ -98,11 +94,14 @@ def parse_html(src: str) -> tuple[str, list[dict[str, Any]]]:
             elif name == "a":
                 href = attrs.get("href", "")
                 if href.startswith("tg://user?id="):
-                    ent = {"type": "text_mention", "user": {
-                        "id": int(href.split("=", 1)[1] or 0),
-                        "is_bot": False,
-                        "first_name": "User",
-                    }}
+                    ent = {
+                        "type": "text_mention",
+                        "user": {
+                            "id": int(href.split("=", 1)[1] or 0),
+                            "is_bot": False,
+                            "first_name": "User",
+                        },
+                    }
                 else:
                     ent["url"] = href
             elif name == "blockquote" and "expandable" in attrs:
@@ -190,7 +189,7 @@ def parse_markdown_v2(src: str) -> tuple[str, list[dict[str, Any]]]:
                 i += 2
                 continue
             raise ParseError(
-                f"Character '\\' is reserved and must be escaped with the preceding '\\'"
+                "Character '\\' is reserved and must be escaped with the preceding '\\'"
             )
         if ch == "\n":
             emit(ch)
@@ -246,9 +245,7 @@ def parse_markdown_v2(src: str) -> tuple[str, list[dict[str, Any]]]:
         if ch == "]" and stack and stack[-1][0] in ("[", "!["):
             mk, start, sidx = stack.pop()
             if not src.startswith("(", i + 1):
-                raise ParseError(
-                    f"Can't find end of a url at byte offset {_byte_offset(src, i)}"
-                )
+                raise ParseError(f"Can't find end of a url at byte offset {_byte_offset(src, i)}")
             end = i + 2
             url_chars: list[str] = []
             while end < n and src[end] != ")":
@@ -259,31 +256,54 @@ def parse_markdown_v2(src: str) -> tuple[str, list[dict[str, Any]]]:
                     url_chars.append(src[end])
                     end += 1
             if end >= n:
-                raise ParseError(
-                    f"Can't find end of a url at byte offset {_byte_offset(src, i)}"
-                )
+                raise ParseError(f"Can't find end of a url at byte offset {_byte_offset(src, i)}")
             url = "".join(url_chars)
             if out_len > start:
                 if mk == "![":
                     emoji_id = url.split("id=", 1)[-1]
-                    entities.append({"type": "custom_emoji", "offset": start,
-                                     "length": out_len - start, "custom_emoji_id": emoji_id})
+                    entities.append(
+                        {
+                            "type": "custom_emoji",
+                            "offset": start,
+                            "length": out_len - start,
+                            "custom_emoji_id": emoji_id,
+                        }
+                    )
                 elif url.startswith("tg://user?id="):
-                    entities.append({"type": "text_mention", "offset": start,
-                                     "length": out_len - start, "user": {
-                                         "id": int(url.split("=", 1)[1] or 0),
-                                         "is_bot": False, "first_name": "User"}})
+                    entities.append(
+                        {
+                            "type": "text_mention",
+                            "offset": start,
+                            "length": out_len - start,
+                            "user": {
+                                "id": int(url.split("=", 1)[1] or 0),
+                                "is_bot": False,
+                                "first_name": "User",
+                            },
+                        }
+                    )
                 else:
-                    entities.append({"type": "text_link", "offset": start,
-                                     "length": out_len - start, "url": url})
+                    entities.append(
+                        {
+                            "type": "text_link",
+                            "offset": start,
+                            "length": out_len - start,
+                            "url": url,
+                        }
+                    )
             i = end + 1
             continue
         if marker is not None:
             if stack and stack[-1][0] == marker:
                 _, start, _ = stack.pop()
                 if out_len > start:
-                    kind = {"__": "underline", "||": "spoiler", "*": "bold", "_": "italic",
-                            "~": "strikethrough"}[marker]
+                    kind = {
+                        "__": "underline",
+                        "||": "spoiler",
+                        "*": "bold",
+                        "_": "italic",
+                        "~": "strikethrough",
+                    }[marker]
                     entities.append({"type": kind, "offset": start, "length": out_len - start})
             else:
                 stack.append((marker, out_len, i))
@@ -331,8 +351,7 @@ def _parse_markdown_legacy(src: str) -> tuple[str, list[dict[str, Any]]]:
             end = src.find(ch, i + 1)
             if end == -1:
                 raise ParseError(
-                    f"Can't find end of the entity starting at byte offset "
-                    f"{_byte_offset(src, i)}"
+                    f"Can't find end of the entity starting at byte offset {_byte_offset(src, i)}"
                 )
             body = src[i + 1 : end]
             start = out_len

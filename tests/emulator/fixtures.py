@@ -42,9 +42,11 @@ class EmulatorClient:
     def url(self, path: str) -> str:
         return self.base_url + "/" + path.lstrip("/")
 
-    async def request(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
-        params = {k: str(v) for k, v in query.items() if v is not None}
-        async with self.session.request(method, self.url(path), json=body, params=params) as r:
+    async def request(
+        self, http_method: str, path: str, body: Any = None, query: dict[str, Any] | None = None
+    ) -> Any:
+        params = {k: str(v) for k, v in (query or {}).items() if v is not None}
+        async with self.session.request(http_method, self.url(path), json=body, params=params) as r:
             data = await r.json()
             if r.status >= 400:
                 raise ControlError(r.status, data)
@@ -54,7 +56,7 @@ class EmulatorClient:
         return await self.request("POST", path, body if body is not None else {})
 
     async def get(self, path: str, **query: Any) -> Any:
-        return await self.request("GET", path, None, **query)
+        return await self.request("GET", path, None, query)
 
     # --- aiogram -------------------------------------------------------------------
     def make_bot(self, token: str) -> Bot:
@@ -88,8 +90,13 @@ class EmulatorClient:
         bots: list[dict[str, Any]] | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
-        body = {"title": title, "forum": forum, "members": members or [], "bots": bots or [],
-                **extra}
+        body = {
+            "title": title,
+            "forum": forum,
+            "members": members or [],
+            "bots": bots or [],
+            **extra,
+        }
         return dict(await self.post("/_emu/groups", body))
 
     async def send(self, from_: int, **body: Any) -> dict[str, Any]:
@@ -97,12 +104,14 @@ class EmulatorClient:
         return dict(await self.post("/_emu/messages", {"from": from_, **body}))
 
     async def edit(self, from_: int, message_id: int, **body: Any) -> dict[str, Any]:
-        return dict(await self.post("/_emu/edits",
-                                    {"from": from_, "message_id": message_id, **body}))
+        return dict(
+            await self.post("/_emu/edits", {"from": from_, "message_id": message_id, **body})
+        )
 
     async def callback(self, from_: int, message_id: int, data: str, **body: Any) -> str:
-        res = await self.post("/_emu/callbacks",
-                              {"from": from_, "message_id": message_id, "data": data, **body})
+        res = await self.post(
+            "/_emu/callbacks", {"from": from_, "message_id": message_id, "data": data, **body}
+        )
         return str(res["callback_query_id"])
 
     async def callback_answer(self, callback_query_id: str) -> dict[str, Any]:
@@ -116,19 +125,26 @@ class EmulatorClient:
         return dict(await self.get(f"/_emu/inline/{inline_query_id}"))
 
     async def choose(self, inline_query_id: str, result_id: str, **body: Any) -> dict[str, Any]:
-        return dict(await self.post("/_emu/inline/choose", {
-            "inline_query_id": inline_query_id, "result_id": result_id, **body}))
+        return dict(
+            await self.post(
+                "/_emu/inline/choose",
+                {"inline_query_id": inline_query_id, "result_id": result_id, **body},
+            )
+        )
 
     async def member(self, chat_id: int, user_id: int, status: str, **body: Any) -> Any:
-        return await self.post("/_emu/members",
-                               {"chat_id": chat_id, "user_id": user_id, "status": status, **body})
+        return await self.post(
+            "/_emu/members", {"chat_id": chat_id, "user_id": user_id, "status": status, **body}
+        )
 
     async def block(self, from_: int, bot: str, unblock: bool = False) -> Any:
         return await self.post("/_emu/blocks", {"from": from_, "bot": bot, "unblock": unblock})
 
     async def react(self, from_: int, message_id: int, reaction: list[Any], **body: Any) -> Any:
-        return await self.post("/_emu/reactions", {"from": from_, "message_id": message_id,
-                                                   "reaction": reaction, **body})
+        return await self.post(
+            "/_emu/reactions",
+            {"from": from_, "message_id": message_id, "reaction": reaction, **body},
+        )
 
     async def messages(self, chat_id: int, thread_id: int | str | None = None) -> list[Any]:
         return list(await self.get(f"/_emu/chats/{chat_id}/messages", thread_id=thread_id))
@@ -151,8 +167,14 @@ class EmulatorClient:
         chat_id: int | None = None,
         retry_after: int | None = None,
     ) -> Any:
-        body = {"method": method, "error_code": error_code, "description": description,
-                "times": times, "chat_id": chat_id, "retry_after": retry_after}
+        body = {
+            "method": method,
+            "error_code": error_code,
+            "description": description,
+            "times": times,
+            "chat_id": chat_id,
+            "retry_after": retry_after,
+        }
         return await self.post("/_emu/faults", {k: v for k, v in body.items() if v is not None})
 
     async def limits(self, enabled: bool = True, **values: Any) -> Any:
@@ -165,7 +187,7 @@ class EmulatorClient:
     async def wait_for(
         self,
         predicate: Callable[[], Awaitable[Any]] | Callable[[], Any],
-        timeout: float = 5.0,
+        timeout: float = 5.0,  # noqa: ASYNC109
         interval: float = 0.02,
     ) -> Any:
         """Poll ``predicate`` (sync or async) until it returns something truthy."""

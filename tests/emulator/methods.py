@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import mimetypes
 import time
@@ -62,6 +63,7 @@ def parse_text(
         if caption:
             return None, None
         raise bad("message text is empty")
+    out_ents: list[dict[str, Any]] | None
     if entities:
         out_text, out_ents = text, entities
     else:
@@ -151,13 +153,24 @@ def _guess_mime(name: str | None, kind: str, given: str | None) -> str | None:
         guess = mimetypes.guess_type(name)[0]
         if guess:
             return guess
-    return {"voice": "audio/ogg", "audio": "audio/mpeg", "video": "video/mp4",
-            "animation": "video/mp4"}.get(kind, given or "application/octet-stream")
+    return {
+        "voice": "audio/ogg",
+        "audio": "audio/mpeg",
+        "video": "video/mp4",
+        "animation": "video/mp4",
+    }.get(kind, given or "application/octet-stream")
 
 
-KIND_NAMES = {"photo": "Photo", "document": "Document", "voice": "Voice", "audio": "Audio",
-              "video": "Video", "video_note": "VideoNote", "sticker": "Sticker",
-              "animation": "Animation"}
+KIND_NAMES = {
+    "photo": "Photo",
+    "document": "Document",
+    "voice": "Voice",
+    "audio": "Audio",
+    "video": "Video",
+    "video_note": "VideoNote",
+    "sticker": "Sticker",
+    "animation": "Animation",
+}
 
 
 def resolve_file(emu: Emulator, bot: BotAccount, value: Any, files: Files, kind: str) -> FileRecord:
@@ -178,8 +191,10 @@ def resolve_file(emu: Emulator, bot: BotAccount, value: Any, files: Files, kind:
     if rec is None:
         raise bad("wrong file identifier/HTTP URL specified")
     if rec.kind != kind and not {rec.kind, kind} <= {"document", "animation", "video"}:
-        raise bad(f"can't use file of type {KIND_NAMES.get(rec.kind, rec.kind)} as "
-                  f"{KIND_NAMES.get(kind, kind)}")
+        raise bad(
+            f"can't use file of type {KIND_NAMES.get(rec.kind, rec.kind)} as "
+            f"{KIND_NAMES.get(kind, kind)}"
+        )
     return rec
 
 
@@ -202,8 +217,7 @@ def get_msg(chat: Chat, mid: Any, error: str) -> Msg:
 @method("getMe")
 async def get_me(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files) -> Any:
     d = bot.user.to_api()
-    d.update(can_join_groups=True, can_read_all_group_messages=False,
-             supports_inline_queries=True)
+    d.update(can_join_groups=True, can_read_all_group_messages=False, supports_inline_queries=True)
     return dump(t.User, d)
 
 
@@ -221,8 +235,11 @@ def _set_allowed(bot: BotAccount, allowed: list[str] | None) -> None:
 @method("getUpdates")
 async def get_updates(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files) -> Any:
     if bot.webhook_url:
-        raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                            "use deleteWebhook to delete the webhook first")
+        raise ApiError(
+            409,
+            "Conflict: can't use getUpdates method while webhook is active; "
+            "use deleteWebhook to delete the webhook first",
+        )
     offset = int(p.get("offset", 0) or 0)
     lim = max(1, min(100, int(p.get("limit", 100) or 100)))
     timeout = max(0.0, min(50.0, float(p.get("timeout", 0) or 0)))
@@ -236,16 +253,17 @@ async def get_updates(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: 
     deadline = time.monotonic() + timeout
     while True:
         if bot.poll_generation != gen:
-            raise ApiError(409, "Conflict: terminated by other getUpdates request; make sure "
-                                "that only one bot instance is running")
+            raise ApiError(
+                409,
+                "Conflict: terminated by other getUpdates request; make sure "
+                "that only one bot instance is running",
+            )
         pending = bot.updates[offset:] if offset < 0 else bot.updates
         if pending or time.monotonic() >= deadline:
             return pending[:lim]
         bot.event.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(bot.event.wait(), deadline - time.monotonic())
-        except asyncio.TimeoutError:
-            pass
 
 
 @method("setWebhook")
@@ -282,9 +300,7 @@ async def delete_webhook(emu: Emulator, bot: BotAccount, p: dict[str, Any], file
 
 
 @method("getWebhookInfo")
-async def get_webhook_info(
-    emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files
-) -> Any:
+async def get_webhook_info(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files) -> Any:
     d: dict[str, Any] = {
         "url": bot.webhook_url,
         "has_custom_certificate": False,
@@ -306,9 +322,17 @@ async def get_webhook_info(
 async def send_message(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files) -> Any:
     text, entities = parse_text(p.get("text"), p.get("parse_mode"), p.get("entities"))
     chat, thread_id, reply_to = await prepare_send(emu, bot, p)
-    msg = new_message(chat, bot.user, kind="text", text=text, entities=entities,
-                      thread_id=thread_id, is_topic_message=thread_id is not None,
-                      reply_to=reply_to, reply_markup=p.get("reply_markup"))
+    msg = new_message(
+        chat,
+        bot.user,
+        kind="text",
+        text=text,
+        entities=entities,
+        thread_id=thread_id,
+        is_topic_message=thread_id is not None,
+        reply_to=reply_to,
+        reply_markup=p.get("reply_markup"),
+    )
     finish_send(emu, bot, chat, [msg])
     return emu.core.render(msg, bot.id)
 
@@ -326,18 +350,24 @@ MEDIA_METHODS = {
 
 
 def _media_sender(kind: str) -> Impl:
-    async def send_media(
-        emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files
-    ) -> Any:
+    async def send_media(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files) -> Any:
         caption, caption_entities = parse_text(
             p.get("caption"), p.get("parse_mode"), p.get("caption_entities"), caption=True
         )
         chat, thread_id, reply_to = await prepare_send(emu, bot, p)
         rec = resolve_file(emu, bot, p.get(kind), files, kind)
-        msg = new_message(chat, bot.user, kind=kind, file=rec, caption=caption,
-                          caption_entities=caption_entities, thread_id=thread_id,
-                          is_topic_message=thread_id is not None, reply_to=reply_to,
-                          reply_markup=p.get("reply_markup"))
+        msg = new_message(
+            chat,
+            bot.user,
+            kind=kind,
+            file=rec,
+            caption=caption,
+            caption_entities=caption_entities,
+            thread_id=thread_id,
+            is_topic_message=thread_id is not None,
+            reply_to=reply_to,
+            reply_markup=p.get("reply_markup"),
+        )
         finish_send(emu, bot, chat, [msg])
         return emu.core.render(msg, bot.id)
 
@@ -351,10 +381,16 @@ for _m, _k in MEDIA_METHODS.items():
 @method("sendLocation")
 async def send_location(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files) -> Any:
     chat, thread_id, reply_to = await prepare_send(emu, bot, p)
-    msg = new_message(chat, bot.user, kind="location",
-                      location={"latitude": p["latitude"], "longitude": p["longitude"]},
-                      thread_id=thread_id, is_topic_message=thread_id is not None,
-                      reply_to=reply_to, reply_markup=p.get("reply_markup"))
+    msg = new_message(
+        chat,
+        bot.user,
+        kind="location",
+        location={"latitude": p["latitude"], "longitude": p["longitude"]},
+        thread_id=thread_id,
+        is_topic_message=thread_id is not None,
+        reply_to=reply_to,
+        reply_markup=p.get("reply_markup"),
+    )
     finish_send(emu, bot, chat, [msg])
     return emu.core.render(msg, bot.id)
 
@@ -363,17 +399,22 @@ async def send_location(emu: Emulator, bot: BotAccount, p: dict[str, Any], files
 async def send_contact(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files) -> Any:
     chat, thread_id, reply_to = await prepare_send(emu, bot, p)
     contact = {k: p[k] for k in ("phone_number", "first_name", "last_name", "vcard") if k in p}
-    msg = new_message(chat, bot.user, kind="contact", contact=contact,
-                      thread_id=thread_id, is_topic_message=thread_id is not None,
-                      reply_to=reply_to, reply_markup=p.get("reply_markup"))
+    msg = new_message(
+        chat,
+        bot.user,
+        kind="contact",
+        contact=contact,
+        thread_id=thread_id,
+        is_topic_message=thread_id is not None,
+        reply_to=reply_to,
+        reply_markup=p.get("reply_markup"),
+    )
     finish_send(emu, bot, chat, [msg])
     return emu.core.render(msg, bot.id)
 
 
 @method("sendMediaGroup")
-async def send_media_group(
-    emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files
-) -> Any:
+async def send_media_group(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files) -> Any:
     media = p.get("media") or []
     if len(media) < 2:
         raise bad("too few messages to send as an album")
@@ -385,27 +426,37 @@ async def send_media_group(
             raise bad(f"{special} can't be mixed with other media types")
     prepared = []
     for item in media:
-        cap, cap_ents = parse_text(item.get("caption"), item.get("parse_mode"),
-                                   item.get("caption_entities"), caption=True)
+        cap, cap_ents = parse_text(
+            item.get("caption"), item.get("parse_mode"), item.get("caption_entities"), caption=True
+        )
         prepared.append((item, cap, cap_ents))
     chat, thread_id, reply_to = await prepare_send(emu, bot, p, n=len(media))
-    recs = [resolve_file(emu, bot, item.get("media"), files, item["type"])
-            for item, _, _ in prepared]
+    recs = [
+        resolve_file(emu, bot, item.get("media"), files, item["type"]) for item, _, _ in prepared
+    ]
     group_id = str(next(emu.state.media_group_counter))
     msgs = []
     for (item, cap, cap_ents), rec in zip(prepared, recs, strict=True):
-        msgs.append(new_message(chat, bot.user, kind=item["type"], file=rec, caption=cap,
-                                caption_entities=cap_ents, thread_id=thread_id,
-                                is_topic_message=thread_id is not None, reply_to=reply_to,
-                                media_group_id=group_id))
+        msgs.append(
+            new_message(
+                chat,
+                bot.user,
+                kind=item["type"],
+                file=rec,
+                caption=cap,
+                caption_entities=cap_ents,
+                thread_id=thread_id,
+                is_topic_message=thread_id is not None,
+                reply_to=reply_to,
+                media_group_id=group_id,
+            )
+        )
     finish_send(emu, bot, chat, msgs)
     return [emu.core.render(m, bot.id) for m in msgs]
 
 
 @method("sendChatAction")
-async def send_chat_action(
-    emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files
-) -> Any:
+async def send_chat_action(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files) -> Any:
     chat = emu.chat_for_bot(bot, p.get("chat_id"), sending=True)
     if p.get("message_thread_id") is not None:
         topic_or_fail(chat, p["message_thread_id"])
@@ -416,13 +467,21 @@ async def send_chat_action(
 
 
 def _copy_of(
-    emu: Emulator, bot: BotAccount, src: Msg, dest: Chat, thread_id: int | None,
-    forward: bool, group_map: dict[str, str], p: dict[str, Any], single: bool,
+    emu: Emulator,
+    bot: BotAccount,
+    src: Msg,
+    dest: Chat,
+    thread_id: int | None,
+    forward: bool,
+    group_map: dict[str, str],
+    p: dict[str, Any],
+    single: bool,
 ) -> Msg:
     caption, caption_entities = src.caption, src.caption_entities
     if not forward and single and "caption" in p:
-        caption, caption_entities = parse_text(p.get("caption"), p.get("parse_mode"),
-                                               p.get("caption_entities"), caption=True)
+        caption, caption_entities = parse_text(
+            p.get("caption"), p.get("parse_mode"), p.get("caption_entities"), caption=True
+        )
     if not forward and p.get("remove_caption"):
         caption, caption_entities = None, None
     mgid = None
@@ -433,14 +492,27 @@ def _copy_of(
     origin = None
     if forward:
         origin = src.forward_origin or {
-            "type": "user", "date": src.date, "sender_user": src.sender.to_api()}
+            "type": "user",
+            "date": src.date,
+            "sender_user": src.sender.to_api(),
+        }
     return new_message(
-        dest, bot.user, kind=src.kind, text=src.text, entities=src.entities, file=src.file,
-        caption=caption, caption_entities=caption_entities, location=src.location,
-        contact=src.contact, thread_id=thread_id, is_topic_message=thread_id is not None,
+        dest,
+        bot.user,
+        kind=src.kind,
+        text=src.text,
+        entities=src.entities,
+        file=src.file,
+        caption=caption,
+        caption_entities=caption_entities,
+        location=src.location,
+        contact=src.contact,
+        thread_id=thread_id,
+        is_topic_message=thread_id is not None,
         reply_to=reply_target(dest, p) if single else None,
         reply_markup=p.get("reply_markup") if single and not forward else None,
-        media_group_id=mgid, forward_origin=origin,
+        media_group_id=mgid,
+        forward_origin=origin,
     )
 
 
@@ -455,8 +527,8 @@ async def _copy_forward(
         raise bad("too many messages to " + word)
     src_chat = emu.chat_for_bot(bot, p.get("from_chat_id"))
     found: list[Msg] = []
-    for mid in ids:
-        src = src_chat.messages.get(int(mid))
+    for mid in ids or []:
+        src = src_chat.messages.get(int(mid or 0))
         if src is None or src.deleted:
             if not many:
                 raise bad(f"message to {word} not found")
@@ -470,8 +542,7 @@ async def _copy_forward(
         raise bad(f"message to {word} not found")
     chat, thread_id, _ = await prepare_send(emu, bot, p, n=len(found))
     group_map: dict[str, str] = {}
-    msgs = [_copy_of(emu, bot, s, chat, thread_id, forward, group_map, p, not many)
-            for s in found]
+    msgs = [_copy_of(emu, bot, s, chat, thread_id, forward, group_map, p, not many) for s in found]
     finish_send(emu, bot, chat, msgs)
     if many:
         return [{"message_id": m.message_id} for m in msgs]
@@ -491,16 +562,12 @@ async def copy_messages(emu: Emulator, bot: BotAccount, p: dict[str, Any], files
 
 
 @method("forwardMessage")
-async def forward_message(
-    emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files
-) -> Any:
+async def forward_message(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files) -> Any:
     return await _copy_forward(emu, bot, p, forward=True, many=False)
 
 
 @method("forwardMessages")
-async def forward_messages(
-    emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files
-) -> Any:
+async def forward_messages(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files) -> Any:
     return await _copy_forward(emu, bot, p, forward=True, many=True)
 
 
@@ -526,16 +593,16 @@ def _apply_edit(emu: Emulator, bot: BotAccount, chat: Chat, msg: Msg) -> Any:
 
 
 @method("editMessageText")
-async def edit_message_text(
-    emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files
-) -> Any:
+async def edit_message_text(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files) -> Any:
     chat, msg = _edit_target(emu, bot, p)
     if msg.text is None:
         raise bad("there is no text in the message to edit")
     text, entities = parse_text(p.get("text"), p.get("parse_mode"), p.get("entities"))
     markup = p.get("reply_markup")
-    if text == msg.text and (entities or None) == (msg.entities or None) and (
-        markup == msg.reply_markup
+    if (
+        text == msg.text
+        and (entities or None) == (msg.entities or None)
+        and (markup == msg.reply_markup)
     ):
         raise bad(NOT_MODIFIED)
     limit(emu, bot, chat)
@@ -550,11 +617,14 @@ async def edit_message_caption(
     chat, msg = _edit_target(emu, bot, p)
     if msg.file is None:
         raise bad("there is no caption in the message to edit")
-    caption, cents = parse_text(p.get("caption"), p.get("parse_mode"),
-                                p.get("caption_entities"), caption=True)
+    caption, cents = parse_text(
+        p.get("caption"), p.get("parse_mode"), p.get("caption_entities"), caption=True
+    )
     markup = p.get("reply_markup")
-    if caption == msg.caption and (cents or None) == (msg.caption_entities or None) and (
-        markup == msg.reply_markup
+    if (
+        caption == msg.caption
+        and (cents or None) == (msg.caption_entities or None)
+        and (markup == msg.reply_markup)
     ):
         raise bad(NOT_MODIFIED)
     limit(emu, bot, chat)
@@ -602,9 +672,7 @@ async def delete_message(emu: Emulator, bot: BotAccount, p: dict[str, Any], file
 
 
 @method("deleteMessages")
-async def delete_messages(
-    emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files
-) -> Any:
+async def delete_messages(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files) -> Any:
     ids = p.get("message_ids") or []
     if not ids or len(ids) > 100:
         raise bad("message_ids is invalid")
@@ -627,18 +695,22 @@ def _check_pin_rights(emu: Emulator, bot: BotAccount, chat: Chat) -> None:
 
 
 @method("pinChatMessage")
-async def pin_chat_message(
-    emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files
-) -> Any:
+async def pin_chat_message(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files) -> Any:
     chat = emu.chat_for_bot(bot, p.get("chat_id"))
     _check_pin_rights(emu, bot, chat)
     msg = get_msg(chat, p.get("message_id"), "message to pin not found")
     if msg.service:
         raise bad("message can't be pinned")
     msg.pinned = True
-    service = new_message(chat, bot.user, kind="service", service="pinned_message",
-                          service_data={"message_id": msg.message_id},
-                          thread_id=msg.thread_id, is_topic_message=msg.is_topic_message)
+    service = new_message(
+        chat,
+        bot.user,
+        kind="service",
+        service="pinned_message",
+        service_data={"message_id": msg.message_id},
+        thread_id=msg.thread_id,
+        is_topic_message=msg.is_topic_message,
+    )
     emu.core.deliver_message(service, cause_bot_id=bot.id)
     return True
 
@@ -691,8 +763,13 @@ async def answer_callback_query(
         raise bad(QUERY_INVALID)
     if len(p.get("text") or "") > 200:
         raise bad("MESSAGE_TOO_LONG")
-    cb.update(answered=True, text=p.get("text"), show_alert=bool(p.get("show_alert")),
-              url=p.get("url"), cache_time=p.get("cache_time"))
+    cb.update(
+        answered=True,
+        text=p.get("text"),
+        show_alert=bool(p.get("show_alert")),
+        url=p.get("url"),
+        cache_time=p.get("cache_time"),
+    )
     return True
 
 
@@ -709,9 +786,14 @@ async def answer_inline_query(
     ids = [r.get("id") for r in results]
     if len(set(ids)) != len(ids):
         raise bad("RESULT_ID_DUPLICATE")
-    q.update(answered=True, results=json.loads(json.dumps(results, default=str)),
-             cache_time=p.get("cache_time"), is_personal=p.get("is_personal"),
-             next_offset=p.get("next_offset"), button=p.get("button"))
+    q.update(
+        answered=True,
+        results=json.loads(json.dumps(results, default=str)),
+        cache_time=p.get("cache_time"),
+        is_personal=p.get("is_personal"),
+        next_offset=p.get("next_offset"),
+        button=p.get("button"),
+    )
     return True
 
 
@@ -739,8 +821,15 @@ async def get_file(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Fil
         raise bad("wrong file identifier/HTTP URL specified")
     if len(rec.data) > 20 * 1024 * 1024:
         raise bad("file is too big")
-    return dump(t.File, {"file_id": p["file_id"], "file_unique_id": rec.unique_id,
-                         "file_size": len(rec.data), "file_path": rec.file_path})
+    return dump(
+        t.File,
+        {
+            "file_id": p["file_id"],
+            "file_unique_id": rec.unique_id,
+            "file_size": len(rec.data),
+            "file_path": rec.file_path,
+        },
+    )
 
 
 # --- chats --------------------------------------------------------------------------------------
@@ -750,13 +839,23 @@ async def get_file(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Fil
 async def get_chat(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files) -> Any:
     chat = emu.chat_for_bot(bot, p.get("chat_id"))
     d = emu.core.chat_api(chat)
-    d.update(accent_color_id=0, max_reaction_count=11,
-             accepted_gift_types={"unlimited_gifts": False, "limited_gifts": False,
-                                  "unique_gifts": False, "premium_subscription": False,
-                                  "gifts_from_channels": False})
+    d.update(
+        accent_color_id=0,
+        max_reaction_count=11,
+        accepted_gift_types={
+            "unlimited_gifts": False,
+            "limited_gifts": False,
+            "unique_gifts": False,
+            "premium_subscription": False,
+            "gifts_from_channels": False,
+        },
+    )
     if chat.type != "private":
-        d["permissions"] = {"can_send_messages": True, "can_manage_topics": False,
-                            "can_pin_messages": False}
+        d["permissions"] = {
+            "can_send_messages": True,
+            "can_manage_topics": False,
+            "can_pin_messages": False,
+        }
     return dump(t.ChatFullInfo, d)
 
 
@@ -776,10 +875,12 @@ async def get_chat_administrators(
     chat = emu.chat_for_bot(bot, p.get("chat_id"))
     if chat.type == "private":
         raise bad("there are no administrators in the private chat")
-    out = [emu.core.chat_member(chat, uid) for uid, s in chat.members.items()
-           if s in ADMIN_STATUSES]
-    out += [emu.core.chat_member(chat, bid) for bid, (s, _) in chat.bots.items()
-            if s == "administrator"]
+    out = [
+        emu.core.chat_member(chat, uid) for uid, s in chat.members.items() if s in ADMIN_STATUSES
+    ]
+    out += [
+        emu.core.chat_member(chat, bid) for bid, (s, _) in chat.bots.items() if s == "administrator"
+    ]
     return out
 
 
@@ -792,7 +893,8 @@ async def get_chat_member_count(
         return 2
     live = ("member", "administrator", "creator", "restricted")
     return sum(1 for s in chat.members.values() if s in live) + sum(
-        1 for s, _ in chat.bots.values() if s in live)
+        1 for s, _ in chat.bots.values() if s in live
+    )
 
 
 @method("leaveChat")
@@ -804,8 +906,11 @@ async def leave_chat(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: F
 
 
 def _commands_key(p: dict[str, Any]) -> str:
-    return json.dumps([p.get("scope") or {"type": "default"}, p.get("language_code") or ""],
-                      sort_keys=True, default=str)
+    return json.dumps(
+        [p.get("scope") or {"type": "default"}, p.get("language_code") or ""],
+        sort_keys=True,
+        default=str,
+    )
 
 
 @method("setMyCommands")
@@ -833,8 +938,13 @@ async def delete_my_commands(
     return True
 
 
-@method("setMyDescription", "setMyShortDescription", "setMyName", "setChatMenuButton",
-        "setMyDefaultAdministratorRights")
+@method(
+    "setMyDescription",
+    "setMyShortDescription",
+    "setMyName",
+    "setChatMenuButton",
+    "setMyDefaultAdministratorRights",
+)
 async def set_misc(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files) -> Any:
     return True
 
@@ -856,16 +966,36 @@ def _check_name(name: Any) -> str:
 
 
 def _topic_service(
-    emu: Emulator, bot: BotAccount, chat: Chat, topic: Topic, service: str,
-    data: dict[str, Any], mid: int | None = None,
+    emu: Emulator,
+    bot: BotAccount,
+    chat: Chat,
+    topic: Topic,
+    service: str,
+    data: dict[str, Any],
+    mid: int | None = None,
 ) -> Msg:
     if mid is None:
-        msg = new_message(chat, bot.user, kind="service", service=service, service_data=data,
-                          thread_id=topic.thread_id, is_topic_message=True)
+        msg = new_message(
+            chat,
+            bot.user,
+            kind="service",
+            service=service,
+            service_data=data,
+            thread_id=topic.thread_id,
+            is_topic_message=True,
+        )
     else:
-        msg = Msg(chat_id=chat.id, message_id=mid, sender=bot.user, date=now(), kind="service",
-                  service=service, service_data=data, thread_id=topic.thread_id,
-                  is_topic_message=True)
+        msg = Msg(
+            chat_id=chat.id,
+            message_id=mid,
+            sender=bot.user,
+            date=now(),
+            kind="service",
+            service=service,
+            service_data=data,
+            thread_id=topic.thread_id,
+            is_topic_message=True,
+        )
         chat.messages[mid] = msg
     record(emu, bot, chat)
     emu.core.deliver_message(msg, cause_bot_id=bot.id)
@@ -876,8 +1006,7 @@ def _manage_topic(emu: Emulator, bot: BotAccount, p: dict[str, Any]) -> tuple[Ch
     chat = _forum(emu, bot, p)
     topic = topic_or_fail(chat, p.get("message_thread_id"))
     if not emu.core.bot_right(chat, bot.id, "can_manage_topics") and (
-        topic.creator_bot_id != bot.id
-        or emu.core.bot_status(chat, bot.id) != "administrator"
+        topic.creator_bot_id != bot.id or emu.core.bot_status(chat, bot.id) != "administrator"
     ):
         raise bad("not enough rights to manage topics in the chat")
     return chat, topic
@@ -896,8 +1025,13 @@ async def create_forum_topic(
         raise bad("invalid icon color")
     limit(emu, bot, chat)
     mid = chat.new_message_id()
-    topic = Topic(thread_id=mid, name=name, icon_color=color,
-                  icon_custom_emoji_id=p.get("icon_custom_emoji_id"), creator_bot_id=bot.id)
+    topic = Topic(
+        thread_id=mid,
+        name=name,
+        icon_color=color,
+        icon_custom_emoji_id=p.get("icon_custom_emoji_id"),
+        creator_bot_id=bot.id,
+    )
     chat.topics[mid] = topic
     data: dict[str, Any] = {"name": name, "icon_color": color}
     if topic.icon_custom_emoji_id:
@@ -907,9 +1041,7 @@ async def create_forum_topic(
 
 
 @method("editForumTopic")
-async def edit_forum_topic(
-    emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files
-) -> Any:
+async def edit_forum_topic(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files) -> Any:
     chat, topic = _manage_topic(emu, bot, p)
     data: dict[str, Any] = {}
     if "name" in p:
@@ -937,15 +1069,14 @@ async def _close_reopen(emu: Emulator, bot: BotAccount, p: dict[str, Any], close
         raise bad("TOPIC_NOT_MODIFIED")
     limit(emu, bot, chat)
     topic.closed = close
-    _topic_service(emu, bot, chat, topic,
-                   "forum_topic_closed" if close else "forum_topic_reopened", {})
+    _topic_service(
+        emu, bot, chat, topic, "forum_topic_closed" if close else "forum_topic_reopened", {}
+    )
     return True
 
 
 @method("closeForumTopic")
-async def close_forum_topic(
-    emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files
-) -> Any:
+async def close_forum_topic(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: Files) -> Any:
     return await _close_reopen(emu, bot, p, True)
 
 
@@ -978,9 +1109,20 @@ async def get_forum_topic_icon_stickers(
     out = []
     for i, emoji in enumerate(("📰", "💡", "⚡️", "🔥", "✅", "❗️")):
         rec_id = f"icon{i}"
-        out.append(dump(t.Sticker, {
-            "file_id": f"CAACAgIAAxUAAWZ{rec_id}", "file_unique_id": f"AgAD{rec_id}",
-            "type": "custom_emoji", "width": 100, "height": 100, "is_animated": False,
-            "is_video": False, "emoji": emoji, "custom_emoji_id": str(5000000000000000000 + i),
-        }))
+        out.append(
+            dump(
+                t.Sticker,
+                {
+                    "file_id": f"CAACAgIAAxUAAWZ{rec_id}",
+                    "file_unique_id": f"AgAD{rec_id}",
+                    "type": "custom_emoji",
+                    "width": 100,
+                    "height": 100,
+                    "is_animated": False,
+                    "is_video": False,
+                    "emoji": emoji,
+                    "custom_emoji_id": str(5000000000000000000 + i),
+                },
+            )
+        )
     return out

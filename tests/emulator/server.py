@@ -139,8 +139,12 @@ class Emulator:
         bot = self.state.bots.get(token)
         bot_id = int(m.group(1))
         if bot is None:
-            user = User(id=bot_id, first_name=first_name or f"Bot {bot_id}", is_bot=True,
-                        username=username or f"bot{bot_id}")
+            user = User(
+                id=bot_id,
+                first_name=first_name or f"Bot {bot_id}",
+                is_bot=True,
+                username=username or f"bot{bot_id}",
+            )
             bot = BotAccount(token=token, user=user)
             bot.registered_at = time.time()
             self.state.bots[token] = bot
@@ -183,8 +187,13 @@ class Emulator:
     def private_chat(self, user_id: int, bot: BotAccount) -> Chat:
         pc = self.state.private.get((user_id, bot.id))
         if pc is None:
-            pc = Chat(id=user_id, type="private", user_id=user_id, bot_id=bot.id,
-                      chat_instance=str(abs(hash((user_id, bot.id)))))
+            pc = Chat(
+                id=user_id,
+                type="private",
+                user_id=user_id,
+                bot_id=bot.id,
+                chat_instance=str(abs(hash((user_id, bot.id)))),
+            )
             self.state.private[(user_id, bot.id)] = pc
         return pc
 
@@ -354,6 +363,4 @@ class Emulator:
             return web.json_response(
                 {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
             )
-        return web.Response(
-            body=rec.data, content_type=rec.mime_type or "application/octet-stream"
-        )
+        return web.Response(body=rec.data, content_type=rec.mime_type or "application/octet-stream")

@@ -245,8 +245,15 @@ class State:
             "video_note": "video_notes",
             "animation": "animations",
         }.get(kind, "documents")
-        ext = {"photo": ".jpg", "voice": ".oga", "video": ".mp4", "audio": ".mp3",
-               "sticker": ".webp", "video_note": ".mp4", "animation": ".mp4"}.get(kind, "")
+        ext = {
+            "photo": ".jpg",
+            "voice": ".oga",
+            "video": ".mp4",
+            "audio": ".mp3",
+            "sticker": ".webp",
+            "video_note": ".mp4",
+            "animation": ".mp4",
+        }.get(kind, "")
         if kind == "document" and file_name and "." in file_name:
             ext = "." + file_name.rsplit(".", 1)[1]
         rec = FileRecord(unique, data, kind, file_name, mime_type)
@@ -256,8 +263,14 @@ class State:
         return rec
 
     def file_id_for(self, bot_id: int, rec: FileRecord) -> str:
-        prefix = {"photo": "AgAC", "document": "BQAC", "voice": "AwAC", "video": "BAAC",
-                  "audio": "CQAC", "sticker": "CAAC"}.get(rec.kind, "BQAC")
+        prefix = {
+            "photo": "AgAC",
+            "document": "BQAC",
+            "voice": "AwAC",
+            "video": "BAAC",
+            "audio": "CQAC",
+            "sticker": "CAAC",
+        }.get(rec.kind, "BQAC")
         digest = hashlib.sha1(f"{bot_id}:{rec.unique_id}".encode()).hexdigest()[:20]
         fid = f"{prefix}{digest}{rec.unique_id[4:]}"
         self.file_ids[fid] = (bot_id, rec.unique_id)
