@@ -206,3 +206,30 @@ async def test_inline_mode(emulator: EmulatorClient) -> None:
     msgs = [x.message for x in ups if x.message]
     assert chosen[0].result_id == "r1"
     assert msgs[0].via_bot and msgs[0].via_bot.id == 111 and msgs[0].entities[0].type == "bold"
+
+
+async def test_aiogram_dispatcher_polling_end_to_end(emulator: EmulatorClient) -> None:
+    from aiogram import Dispatcher
+    from aiogram.types import Message
+
+    u = await emulator.user("Ivan")
+    await emulator.bot(A, username="desk_bot")
+    bot = emulator.make_bot(A)
+    dp = Dispatcher()
+
+    @dp.message()
+    async def echo(message: Message) -> None:
+        await message.answer(f"echo: {message.text}")
+
+    task = asyncio.create_task(dp.start_polling(bot, handle_signals=False, polling_timeout=1))
+    try:
+        await emulator.send(u["id"], to_bot="desk_bot", text="ping")
+
+        async def replied() -> bool:
+            msgs = await emulator.private_messages(u["id"], "desk_bot")
+            return any(m["text"] == "echo: ping" for m in msgs)
+
+        await emulator.wait_for(replied, timeout=5)
+    finally:
+        await dp.stop_polling()
+        await task

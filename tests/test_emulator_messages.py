@@ -219,3 +219,27 @@ async def test_location_contact_reaction(emulator: EmulatorClient) -> None:
     await emulator.send(user["id"], chat_id=chat, contact={"phone_number": "+1", "first_name": "Z"})
     ups = [u.message for u in await bot.get_updates()]
     assert ups[0].location.longitude == 2 and ups[1].contact.first_name == "Z"
+
+
+async def test_entity_parser_details() -> None:
+    from tests.emulator import entities as e
+
+    text, ents = e.parse(
+        '<pre><code class="language-python">x = 1</code></pre>'
+        "<blockquote expandable>q</blockquote><tg-spoiler>s</tg-spoiler>",
+        "HTML",
+    )
+    assert text == "x = 1qs"
+    assert ents == [
+        {"type": "pre", "language": "python", "offset": 0, "length": 5},
+        {"type": "expandable_blockquote", "offset": 5, "length": 1},
+        {"type": "spoiler", "offset": 6, "length": 1},
+    ]
+    text, ents = e.parse("```py\nprint(1)\n```\n>quoted\nplain \\!", "MarkdownV2")
+    assert text == "print(1)\n\nquoted\nplain !"
+    assert ents[0] == {"type": "pre", "offset": 0, "length": 9, "language": "py"}
+    assert ents[1]["type"] == "blockquote"
+    with pytest.raises(e.ParseError, match="Can't find end of the entity"):
+        e.parse("*bold", "MarkdownV2")
+    with pytest.raises(e.ParseError, match="Unmatched end tag"):
+        e.parse("<b><i>x</b></i>", "HTML")
