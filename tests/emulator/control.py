@@ -50,6 +50,8 @@ def _wrap(fn: Callable[[web.Request], Awaitable[Any]]) -> Handler:
             return _err(e)
         except (KeyError, ValueError, TypeError) as e:
             return _err(bad(f"control call: {type(e).__name__}: {e}"))
+        except Exception as e:  # a bug in the emulator: say so as JSON
+            return _err(ApiError(500, f"Internal Server Error: {type(e).__name__}: {e}"))
         if isinstance(result, web.StreamResponse):
             return result
         return web.json_response(result)
