@@ -1,0 +1,152 @@
+"""What the team writes in a dialog: replies to the client, comments, personal notes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from core.context import CoreContext
+from core.dialogs import current_episode
+from core.events import MessageCreated, MessageEdited, NoteCreated
+from core.models import Dialog, Message, MessageKind, Note, Operator
+from core.outbox import Priority, enqueue
+
+SEND_TO_CLIENT = "channel.send"
+EDIT_AT_CLIENT = "channel.edit"
+
+
+class ConversationService:
+    def __init__(self, ctx: CoreContext) -> None:
+        self.ctx = ctx
+
+    async def reply(
+        self,
+        dialog_id: int,
+        author: Operator,
+        text: str = "",
+        *,
+        entities: list[dict[str, Any]] | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+        album_key: str | None = None,
+        reply_to_id: int | None = None,
+        source_ref: str | None = None,
+    ) -> Message:
+        """Store an operator's reply and queue it for the client's channel.
+
+        `source_ref` identifies the operator's message (e.g. its id in the team chat) so
+        the same reply seen twice is stored once.
+        """
+        now = self.ctx.clock.now()
+        async with in_transaction():
+            dialog = await Dialog.select_for_update().get(id=dialog_id)
+            if source_ref:
+                existing = await Message.get_or_none(dialog_id=dialog_id, external_id=source_ref)
+                if existing is not None:
+                    return existing
+            episode = await current_episode(dialog)
+            message = await Message.create(
+                dialog=dialog,
+                episode=episode,
+                kind=MessageKind.OUT,
+                author=author,
+                sender_name=author.name,
+                text=text,
+                entities=entities or [],
+                attachments=attachments or [],
+                album_key=album_key,
+                external_id=source_ref,
+                reply_to_id=reply_to_id,
+                created_at=now,
+            )
+            if episode is not None and episode.first_response_at is None:
+                episode.first_response_at = now
+                await episode.save(update_fields=["first_response_at"])
+            dialog.waiting_since = None
+            dialog.last_message_at = now
+            await dialog.save(update_fields=["waiting_since", "last_message_at"])
+            await enqueue(
+                self.ctx,
+                SEND_TO_CLIENT,
+                {"message_id": message.id},
+                priority=Priority.CLIENT_REPLY,
+                lane=f"dialog:{dialog_id}:out",
+            )
+        await self.ctx.bus.publish(
+            MessageCreated(
+                dialog_id=dialog_id, actor_id=author.id, at=now, message_id=message.id, kind="out"
+            )
+        )
+        return message
+
+    async def edit_reply(self, message: Message, text: str, entities: list[dict[str, Any]]) -> bool:
+        now = self.ctx.clock.now()
+        if message.text == text and message.entities == entities:
+            return False
+        async with in_transaction():
+            message.text, message.entities, message.edited_at = text, entities, now
+            await message.save(update_fields=["text", "entities", "edited_at"])
+            await enqueue(
+                self.ctx,
+                EDIT_AT_CLIENT,
+                {"message_id": message.id},
+                priority=Priority.CLIENT_REPLY,
+                lane=f"dialog:{message.dialog_id}:out",  # type: ignore[attr-defined]
+            )
+        await self.ctx.bus.publish(
+            MessageEdited(
+                dialog_id=message.dialog_id,  # type: ignore[attr-defined]
+                at=now,
+                message_id=message.id,
+                kind=message.kind.value,
+            )
+        )
+        return True
+
+    async def comment(
+        self,
+        dialog_id: int,
+        author: Operator,
+        text: str,
+        source_ref: str | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+    ) -> Message:
+        now = self.ctx.clock.now()
+        dialog = await Dialog.get(id=dialog_id)
+        if source_ref:
+            existing = await Message.get_or_none(dialog_id=dialog_id, external_id=source_ref)
+            if existing is not None:
+                return existing
+        message = await Message.create(
+            dialog=dialog,
+            episode=await current_episode(dialog),
+            kind=MessageKind.COMMENT,
+            author=author,
+            sender_name=author.name,
+            text=text,
+            attachments=attachments or [],
+            external_id=source_ref,
+            created_at=now,
+        )
+        await self.ctx.bus.publish(
+            MessageCreated(
+                dialog_id=dialog_id,
+                actor_id=author.id,
+                at=now,
+                message_id=message.id,
+                kind="comment",
+            )
+        )
+        return message
+
+    async def note(self, dialog_id: int, author: Operator, text: str) -> Note:
+        now = self.ctx.clock.now()
+        note = await Note.create(author=author, dialog_id=dialog_id, text=text, created_at=now)
+        await self.ctx.bus.publish(
+            NoteCreated(dialog_id=dialog_id, actor_id=author.id, at=now, note_id=note.id)
+        )
+        return note
+
+    async def notes_of(self, author: Operator) -> list[Note]:
+        """A note is visible to its author alone: every query goes through the author."""
+        return await Note.filter(author=author).order_by("dialog_id", "created_at")

@@ -1,0 +1,73 @@
+"""Outbox handlers that hand operator replies to the dialog's connector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core import eventlog
+from core.connector import (
+    ConnectorRegistry,
+    DeliveryError,
+    RecipientUnreachable,
+    UnknownChannel,
+)
+from core.context import CoreContext
+from core.conversation import EDIT_AT_CLIENT, SEND_TO_CLIENT
+from core.events import DeliveryFailed
+from core.models import Dialog, Message, OutboxItem
+from core.outbox import GiveUp, OutboxWorker, RetryLater, backoff
+
+
+class ClientDelivery:
+    def __init__(self, ctx: CoreContext, registry: ConnectorRegistry) -> None:
+        self.ctx = ctx
+        self.registry = registry
+
+    def install(self, worker: OutboxWorker) -> None:
+        worker.handle(SEND_TO_CLIENT, self.send)
+        worker.handle(EDIT_AT_CLIENT, self.edit)
+
+    async def send(self, item: OutboxItem) -> dict[str, Any]:
+        message = await Message.get(id=item.payload["message_id"])
+        if message.delivered_at is not None:
+            return {"external_ids": message.external_id}
+        dialog = await Dialog.get(id=message.dialog_id)  # type: ignore[attr-defined]
+        reply_id = message.reply_to_id  # type: ignore[attr-defined]
+        reply_to = await Message.get_or_none(id=reply_id) if reply_id else None
+        try:
+            connector = self.registry.for_dialog(dialog)
+            sent = await connector.send(dialog, message, reply_to)
+        except UnknownChannel as exc:
+            raise RetryLater(60, str(exc)) from exc
+        except DeliveryError as exc:
+            if not exc.permanent:
+                raise RetryLater(exc.retry_after or backoff(item.attempts + 1), exc.reason) from exc
+            await self._failed(dialog, message, exc)
+            raise GiveUp(exc.reason) from exc
+        message.delivered_at = self.ctx.clock.now()
+        # Keep the operator-side ref if any; record the client-side ids in the outbox result.
+        await message.save(update_fields=["delivered_at"])
+        return {"external_ids": sent.external_ids}
+
+    async def edit(self, item: OutboxItem) -> None:
+        message = await Message.get(id=item.payload["message_id"])
+        dialog = await Dialog.get(id=message.dialog_id)  # type: ignore[attr-defined]
+        try:
+            await self.registry.for_dialog(dialog).edit(dialog, message)
+        except DeliveryError as exc:
+            if not exc.permanent:
+                raise RetryLater(exc.retry_after or backoff(item.attempts + 1), exc.reason) from exc
+            raise GiveUp(exc.reason) from exc
+
+    async def _failed(self, dialog: Dialog, message: Message, exc: DeliveryError) -> None:
+        now = self.ctx.clock.now()
+
+        message.failed_reason = exc.reason[:255]
+        await message.save(update_fields=["failed_reason"])
+        if isinstance(exc, RecipientUnreachable) and not dialog.unreachable:
+            dialog.unreachable = True
+            await dialog.save(update_fields=["unreachable"])
+            await eventlog.record("dialog.unreachable", at=now, dialog=dialog, reason=exc.reason)
+        await self.ctx.bus.publish(
+            DeliveryFailed(dialog_id=dialog.id, at=now, message_id=message.id, reason=exc.reason)
+        )

@@ -1,0 +1,329 @@
+"""The stored domain. Time columns hold UTC; nothing here knows any channel's API."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from core.lifecycle import DialogStatus
+
+
+class ChannelKind(StrEnum):
+    TELEGRAM = "telegram"
+    TELEGRAM_BUSINESS = "telegram_business"
+    EMAIL = "email"
+    WEBCHAT = "webchat"
+    WHATSAPP = "whatsapp"
+    INSTAGRAM = "instagram"
+    VK = "vk"
+    TELEPHONY = "telephony"
+
+
+class WindowKind(StrEnum):
+    """Which reopen window (§2) a channel kind uses."""
+
+    MESSENGER = "messenger"
+    SOCIAL = "social"
+    WEBCHAT = "webchat"
+    TELEPHONY = "telephony"
+    EMAIL = "email"
+
+
+WINDOW_KIND: dict[ChannelKind, WindowKind] = {
+    ChannelKind.TELEGRAM: WindowKind.MESSENGER,
+    ChannelKind.TELEGRAM_BUSINESS: WindowKind.MESSENGER,
+    ChannelKind.WHATSAPP: WindowKind.MESSENGER,
+    ChannelKind.WEBCHAT: WindowKind.WEBCHAT,
+    ChannelKind.INSTAGRAM: WindowKind.SOCIAL,
+    ChannelKind.VK: WindowKind.SOCIAL,
+    ChannelKind.TELEPHONY: WindowKind.TELEPHONY,
+    ChannelKind.EMAIL: WindowKind.EMAIL,
+}
+
+
+class ContactKind(StrEnum):
+    TELEGRAM = "telegram"
+    EMAIL = "email"
+    PHONE = "phone"
+    WHATSAPP = "whatsapp"
+    INSTAGRAM = "instagram"
+    VK = "vk"
+    WEBCHAT = "webchat"
+
+
+class MessageKind(StrEnum):
+    IN = "in"
+    OUT = "out"
+    COMMENT = "comment"
+    NOTE = "note"
+    EVENT = "event"
+    CALL = "call"
+
+
+class ActorKind(StrEnum):
+    OPERATOR = "operator"
+    CLIENT = "client"
+    SYSTEM = "system"
+    AUTOMATION = "automation"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Channel(Model):
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=128, unique=True)
+    kind = fields.CharEnumField(ChannelKind, max_length=32)
+    name = fields.CharField(max_length=255)
+    settings: dict = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField()
+
+    @property
+    def window_kind(self) -> WindowKind:
+        return WINDOW_KIND[self.kind]
+
+
+class Client(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=255)
+    description = fields.TextField(default="")
+    avatar_ref = fields.CharField(max_length=255, null=True)
+    banned = fields.BooleanField(default=False)
+    merged_into: fields.ForeignKeyNullableRelation[Client] = fields.ForeignKeyField(
+        "core.Client", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField()
+
+
+class Contact(Model):
+    # One identity of a client on one channel kind; (kind, value) is unique.
+
+    id = fields.IntField(primary_key=True)
+    client: fields.ForeignKeyRelation[Client] = fields.ForeignKeyField(
+        "core.Client", related_name="contacts", on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(ContactKind, max_length=32)
+    value = fields.CharField(max_length=255)
+    display = fields.CharField(max_length=255, default="")
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        unique_together = (("kind", "value"),)
+
+
+class Operator(Model):
+    # A member of the team: identified by their user id in the team messenger.
+
+    id = fields.IntField(primary_key=True)
+    user_id = fields.BigIntField(unique=True)
+    username = fields.CharField(max_length=64, null=True)
+    name = fields.CharField(max_length=255)
+    language = fields.CharField(max_length=8, null=True)
+    is_admin = fields.BooleanField(default=False)
+    # The team bot may write to them privately only after they started it.
+    can_message = fields.BooleanField(default=False)
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField()
+
+
+class Tag(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64, unique=True)
+
+
+class Dialog(Model):
+    id = fields.IntField(primary_key=True)
+    client: fields.ForeignKeyRelation[Client] = fields.ForeignKeyField(
+        "core.Client", related_name="dialogs", on_delete=fields.CASCADE
+    )
+    channel: fields.ForeignKeyRelation[Channel] = fields.ForeignKeyField(
+        "core.Channel", related_name="dialogs", on_delete=fields.CASCADE
+    )
+    # The conversation's address on its channel (a chat id, a mail thread, a visitor id).
+    chat_key = fields.CharField(max_length=255)
+    subject = fields.CharField(max_length=255, default="")
+    status = fields.CharEnumField(DialogStatus, max_length=16, default=DialogStatus.OPEN)
+    # Snoozed with no moment = until the client writes ("forever").
+    snoozed_until = fields.DatetimeField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+    assignee: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
+        "core.Operator", related_name="assigned_dialogs", null=True, on_delete=fields.SET_NULL
+    )
+    tags: fields.ManyToManyRelation[Tag] = fields.ManyToManyField(
+        "core.Tag", related_name="dialogs", through="dialog_tag"
+    )
+    # The client cannot be reached any more (blocked the bot, unsubscribed).
+    unreachable = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField()
+    last_message_at = fields.DatetimeField()
+    # When the oldest unanswered client message arrived; None when answered.
+    waiting_since = fields.DatetimeField(null=True)
+
+    episodes: fields.ReverseRelation[Episode]
+
+    class Meta:
+        unique_together = (("channel", "chat_key"),)
+
+
+class Episode(Model):
+    # A dialog's life from its start or re-opening to its close (an "обращение").
+
+    id = fields.IntField(primary_key=True)
+    dialog: fields.ForeignKeyRelation[Dialog] = fields.ForeignKeyField(
+        "core.Dialog", related_name="episodes", on_delete=fields.CASCADE
+    )
+    number = fields.IntField()
+    started_at = fields.DatetimeField()
+    closed_at = fields.DatetimeField(null=True)
+    first_response_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        unique_together = (("dialog", "number"),)
+
+
+class Message(Model):
+    id = fields.IntField(primary_key=True)
+    dialog: fields.ForeignKeyRelation[Dialog] = fields.ForeignKeyField(
+        "core.Dialog", related_name="messages", on_delete=fields.CASCADE
+    )
+    episode: fields.ForeignKeyNullableRelation[Episode] = fields.ForeignKeyField(
+        "core.Episode", related_name="messages", null=True, on_delete=fields.SET_NULL
+    )
+    kind = fields.CharEnumField(MessageKind, max_length=16)
+    author: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
+        "core.Operator", related_name="messages", null=True, on_delete=fields.SET_NULL
+    )
+    sender_contact: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(
+        "core.Contact", related_name="messages", null=True, on_delete=fields.SET_NULL
+    )
+    sender_name = fields.CharField(max_length=255, default="")
+    text = fields.TextField(default="")
+    # Formatting as channel-neutral spans: [{"type": "bold", "offset": 0, "length": 3}, ...]
+    entities: list = fields.JSONField(default=list)
+    # [{"kind": "photo", "ref": "...", "file_name": ..., "mime_type": ..., "size": ...}]
+    attachments: list = fields.JSONField(default=list)
+    album_key = fields.CharField(max_length=64, null=True)
+    # The message's id on its channel; (dialog, external_id) makes ingest idempotent.
+    external_id = fields.CharField(max_length=255, null=True)
+    reply_to: fields.ForeignKeyNullableRelation[Message] = fields.ForeignKeyField(
+        "core.Message", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    # Channel-specific facts the core only keeps: where an operator's message came from,
+    # the ids the client's side gave it.
+    meta: dict = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField()
+    edited_at = fields.DatetimeField(null=True)
+    delivered_at = fields.DatetimeField(null=True)
+    failed_reason = fields.CharField(max_length=255, null=True)
+
+    class Meta:
+        unique_together = (("dialog", "external_id"),)
+
+
+class Note(Model):
+    # A personal note: visible to its author alone.
+
+    id = fields.IntField(primary_key=True)
+    author: fields.ForeignKeyRelation[Operator] = fields.ForeignKeyField(
+        "core.Operator", related_name="notes", on_delete=fields.CASCADE
+    )
+    dialog: fields.ForeignKeyRelation[Dialog] = fields.ForeignKeyField(
+        "core.Dialog", related_name="notes", on_delete=fields.CASCADE
+    )
+    text = fields.TextField()
+    created_at = fields.DatetimeField()
+    delivered_at = fields.DatetimeField(null=True)
+
+
+class Template(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64, unique=True)
+    text = fields.TextField(default="")
+    attachments: list = fields.JSONField(default=list)
+    created_by: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
+        "core.Operator", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField()
+
+
+class Task(Model):
+    id = fields.IntField(primary_key=True)
+    title = fields.CharField(max_length=255)
+    client: fields.ForeignKeyRelation[Client] = fields.ForeignKeyField(
+        "core.Client", related_name="tasks", on_delete=fields.CASCADE
+    )
+    dialog: fields.ForeignKeyNullableRelation[Dialog] = fields.ForeignKeyField(
+        "core.Dialog", related_name="tasks", null=True, on_delete=fields.SET_NULL
+    )
+    assignee: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
+        "core.Operator", related_name="tasks", null=True, on_delete=fields.SET_NULL
+    )
+    due_at = fields.DatetimeField(null=True)
+    done_at = fields.DatetimeField(null=True)
+    reminded_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+
+
+class Event(Model):
+    # The event log: every change with who, when and why. Statistics read this.
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64, db_index=True)
+    dialog: fields.ForeignKeyNullableRelation[Dialog] = fields.ForeignKeyField(
+        "core.Dialog", related_name="events", null=True, on_delete=fields.CASCADE
+    )
+    episode: fields.ForeignKeyNullableRelation[Episode] = fields.ForeignKeyField(
+        "core.Episode", related_name="events", null=True, on_delete=fields.SET_NULL
+    )
+    actor_kind = fields.CharEnumField(ActorKind, max_length=16)
+    actor: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
+        "core.Operator", related_name="events", null=True, on_delete=fields.SET_NULL
+    )
+    reason = fields.CharField(max_length=255, default="")
+    data: dict = fields.JSONField(default=dict)
+    at = fields.DatetimeField(db_index=True)
+
+
+class InboxItem(Model):
+    # A raw inbound event, stored before it is acknowledged and processed after.
+
+    id = fields.IntField(primary_key=True)
+    source = fields.CharField(max_length=64)
+    key = fields.CharField(max_length=255)
+    payload: dict = fields.JSONField()
+    received_at = fields.DatetimeField()
+    processed_at = fields.DatetimeField(null=True, db_index=True)
+    attempts = fields.IntField(default=0)
+    error = fields.TextField(null=True)
+
+    class Meta:
+        unique_together = (("source", "key"),)
+
+
+class OutboxItem(Model):
+    # Durable outbound work. A worker sends pending rows by priority and marks them.
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=64)
+    # Lower number = more urgent; see core.outbox.Priority.
+    priority = fields.IntField(default=50)
+    # Rows sharing a lane are sent strictly in order (a dialog's messages, one chat).
+    lane = fields.CharField(max_length=128, default="")
+    # Cosmetic work shares a key; a newer row replaces an older pending one.
+    merge_key = fields.CharField(max_length=128, null=True, db_index=True)
+    payload: dict = fields.JSONField(default=dict)
+    status = fields.CharEnumField(OutboxStatus, max_length=16, default=OutboxStatus.PENDING)
+    attempts = fields.IntField(default=0)
+    not_before = fields.DatetimeField()
+    created_at = fields.DatetimeField()
+    done_at = fields.DatetimeField(null=True)
+    last_error = fields.TextField(null=True)
+    result: dict = fields.JSONField(default=dict)
+
+    class Meta:
+        indexes = (("status", "priority", "not_before"),)
