@@ -1,0 +1,52 @@
+"""The Telegram side's own tables: which topic shows a dialog, which chat message is which."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+BOT_APP: dict[str, Any] = {"models": ["bot.storage"], "migrations": "bot.migrations"}
+EXTRA_APPS: dict[str, dict[str, Any]] = {"bot": BOT_APP}
+
+
+class TopicLink(Model):
+    # One topic per dialog, reused for the dialog's whole life.
+    id = fields.IntField(primary_key=True)
+    dialog: fields.OneToOneRelation[Any] = fields.OneToOneField(
+        "core.Dialog", related_name="topic", on_delete=fields.CASCADE
+    )
+    chat_id = fields.BigIntField()
+    thread_id = fields.BigIntField()
+    title = fields.CharField(max_length=128)
+    # The status the title/icon shows now: changed only when the status really changes.
+    shown_status = fields.CharField(max_length=16, default="open")
+    closed = fields.BooleanField(default=False)
+    card_message_id = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        unique_together = (("chat_id", "thread_id"),)
+
+
+class ChatMessage(Model):
+    # A core message as it appears in one Telegram chat (the topic, or the client's chat).
+    id = fields.IntField(primary_key=True)
+    message: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
+        "core.Message", related_name="chat_copies", on_delete=fields.CASCADE
+    )
+    chat_id = fields.BigIntField()
+    tg_message_id = fields.BigIntField()
+    bot_id = fields.BigIntField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        unique_together = (("chat_id", "tg_message_id"),)
+
+
+class Once(Model):
+    # "Tell the topic once": a notice already given is remembered here.
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=191, unique=True)
+    created_at = fields.DatetimeField()
