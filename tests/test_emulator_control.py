@@ -14,8 +14,6 @@ from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter, TelegramS
 from tests.emulator import Emulator
 from tests.emulator.fixtures import ControlError, EmulatorClient
 
-pytest_plugins = ["tests.emulator.fixtures"]
-
 A, B = "111:AAA", "222:BBB"
 RIGHTS = {"can_manage_topics": True, "can_delete_messages": True, "can_pin_messages": True}
 

@@ -10,8 +10,6 @@ from aiogram.types import BufferedInputFile, InputMediaDocument, InputMediaPhoto
 
 from tests.emulator.fixtures import EmulatorClient
 
-pytest_plugins = ["tests.emulator.fixtures"]
-
 A, B = "111:AAA", "222:BBB"
 RIGHTS = {"can_manage_topics": True, "can_delete_messages": True, "can_pin_messages": True}
 

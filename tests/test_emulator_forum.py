@@ -7,8 +7,6 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 
 from tests.emulator.fixtures import ControlError, EmulatorClient
 
-pytest_plugins = ["tests.emulator.fixtures"]
-
 TOKEN = "111:AAA"
 ALL_RIGHTS = {"can_manage_topics": True, "can_delete_messages": True, "can_pin_messages": True}
 

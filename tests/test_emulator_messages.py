@@ -8,8 +8,6 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParam
 
 from tests.emulator.fixtures import EmulatorClient
 
-pytest_plugins = ["tests.emulator.fixtures"]
-
 TOKEN = "111:AAA"
 RIGHTS = {"can_manage_topics": True, "can_delete_messages": True, "can_pin_messages": True}
 
