@@ -251,8 +251,8 @@ class Settings(BaseSettings):
     @classmethod
     def _http_port(cls, value: Any) -> int:
         port = _integer(value, "a TCP port, like 8080")
-        if not 1 <= port <= 65535:
-            raise ValueError("is not a TCP port: use 1 to 65535, like 8080")
+        if not 0 <= port <= 65535:
+            raise ValueError("is not a TCP port: use 0 to 65535 (0 = any free port), like 8080")
         return port
 
     @field_validator("LOG_LEVEL", mode="before")

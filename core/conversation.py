@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -13,6 +14,7 @@ from core.models import Dialog, Message, MessageKind, Note, Operator
 from core.outbox import Priority, enqueue
 
 SEND_TO_CLIENT = "channel.send"
+ALBUM_GATHER = timedelta(seconds=1.5)
 EDIT_AT_CLIENT = "channel.edit"
 
 
@@ -31,6 +33,7 @@ class ConversationService:
         album_key: str | None = None,
         reply_to_id: int | None = None,
         source_ref: str | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> Message:
         """Store an operator's reply and queue it for the client's channel.
 
@@ -57,6 +60,7 @@ class ConversationService:
                 album_key=album_key,
                 external_id=source_ref,
                 reply_to_id=reply_to_id,
+                meta=meta or {},
                 created_at=now,
             )
             if episode is not None and episode.first_response_at is None:
@@ -71,6 +75,8 @@ class ConversationService:
                 {"message_id": message.id},
                 priority=Priority.CLIENT_REPLY,
                 lane=f"dialog:{dialog_id}:out",
+                # The parts of an album arrive one by one: let them gather, send them as one.
+                delay=ALBUM_GATHER if album_key else None,
             )
         await self.ctx.bus.publish(
             MessageCreated(

@@ -30,8 +30,11 @@ class ClientDelivery:
     async def send(self, item: OutboxItem) -> dict[str, Any]:
         message = await Message.get(id=item.payload["message_id"])
         if message.delivered_at is not None:
-            return {"external_ids": message.external_id}
+            return {"already": True}
         dialog = await Dialog.get(id=message.dialog_id)  # type: ignore[attr-defined]
+        album = await self.album_of(message)
+        if album:
+            message = merge_album(album)
         reply_id = message.reply_to_id  # type: ignore[attr-defined]
         reply_to = await Message.get_or_none(id=reply_id) if reply_id else None
         try:
@@ -44,10 +47,22 @@ class ClientDelivery:
                 raise RetryLater(exc.retry_after or backoff(item.attempts + 1), exc.reason) from exc
             await self._failed(dialog, message, exc)
             raise GiveUp(exc.reason) from exc
-        message.delivered_at = self.ctx.clock.now()
-        # Keep the operator-side ref if any; record the client-side ids in the outbox result.
-        await message.save(update_fields=["delivered_at"])
+        now = self.ctx.clock.now()
+        for part in album or [message]:
+            part.delivered_at = now
+            await part.save(update_fields=["delivered_at"])
         return {"external_ids": sent.external_ids}
+
+    async def album_of(self, message: Message) -> list[Message]:
+        """The undelivered parts of the album this message belongs to, in order."""
+        if not message.album_key:
+            return []
+        return await Message.filter(
+            dialog_id=message.dialog_id,  # type: ignore[attr-defined]
+            kind=message.kind,
+            album_key=message.album_key,
+            delivered_at=None,
+        ).order_by("id")
 
     async def edit(self, item: OutboxItem) -> None:
         message = await Message.get(id=item.payload["message_id"])
@@ -71,3 +86,26 @@ class ClientDelivery:
         await self.ctx.bus.publish(
             DeliveryFailed(dialog_id=dialog.id, at=now, message_id=message.id, reason=exc.reason)
         )
+
+
+def merge_album(parts: list[Message]) -> Message:
+    """An album is sent as one message: all attachments, the first caption, joined refs."""
+    first = parts[0]
+    meta = dict(first.meta)
+    ids = [i for p in parts for i in p.meta.get("team_message_ids", [])]
+    if ids:
+        meta["team_message_ids"] = ids
+    text_part = next((p for p in parts if p.text), first)
+    merged = Message(
+        id=first.id,
+        dialog_id=first.dialog_id,  # type: ignore[attr-defined]
+        kind=first.kind,
+        text=text_part.text,
+        entities=text_part.entities,
+        attachments=[a for p in parts for a in p.attachments],
+        album_key=first.album_key,
+        meta=meta,
+        created_at=first.created_at,
+    )
+    merged._saved_in_db = True
+    return merged

@@ -1,0 +1,42 @@
+"""Telegram errors in outbox terms: what to retry, when, and what is for good."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+
+from core.outbox import RetryLater
+
+T = TypeVar("T")
+
+
+class ThreadGone(Exception):
+    """The topic was deleted: the dialog needs a new one."""
+
+
+def is_thread_gone(exc: TelegramBadRequest) -> bool:
+    return "message thread not found" in exc.message
+
+
+def is_not_modified(exc: TelegramBadRequest) -> bool:
+    return "not modified" in exc.message or "TOPIC_NOT_MODIFIED" in exc.message
+
+
+async def call(request: Awaitable[T], attempt: int = 0) -> T:
+    try:
+        return await request
+    except TelegramRetryAfter as exc:
+        raise RetryLater(float(exc.retry_after), "429") from exc
+    except (TimeoutError, TelegramNetworkError, TelegramServerError) as exc:
+        raise RetryLater(min(60.0, 2.0 ** min(attempt + 1, 6)), str(exc)) from exc
+    except TelegramBadRequest as exc:
+        if is_thread_gone(exc):
+            raise ThreadGone(exc.message) from exc
+        raise

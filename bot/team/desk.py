@@ -1,0 +1,386 @@
+"""The team group's side of every dialog: its topic, the client's messages in it, its status.
+
+Every call into the group goes through the outbox and the group's budget.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+
+from bot.i18n import t
+from bot.storage import ChatMessage, Once, TopicLink
+from bot.team.budget import GroupBudget
+from bot.team.calls import ThreadGone, call, is_not_modified
+from bot.team.content import send_content
+from bot.team.keyboards import dialog_buttons
+from bot.team.links import topic_title, topic_url
+from bot.team.texts import with_header
+from core.events import DeliveryFailed, MessageCreated, MessageEdited, NoteCreated, StatusChanged
+from core.lifecycle import DialogStatus
+from core.models import Channel, Client, Dialog, Message, MessageKind, Note, Operator, OutboxItem
+from core.outbox import GiveUp, Priority, RetryLater, enqueue
+from core.service import Core
+
+log = logging.getLogger(__name__)
+
+TOPIC_POST = "topic.post"
+TOPIC_EDIT = "topic.edit"
+TOPIC_STATUS = "topic.status"
+TOPIC_NOTICE = "topic.notice"
+PRIVATE_NOTE = "private.note"
+ALBUM_WAIT_SECONDS = 1.5
+
+
+class Desk:
+    def __init__(
+        self,
+        core: Core,
+        bot: Bot,
+        team_chat_id: int,
+        bots: dict[int, Bot],
+        budget: GroupBudget,
+        language: str,
+    ) -> None:
+        self.core = core
+        self.bot = bot
+        self.chat_id = team_chat_id
+        self.bots = bots
+        self.budget = budget
+        self.lang = language
+
+    # ---- wiring -------------------------------------------------------------------------
+
+    def install(self) -> None:
+        worker = self.core.outbox
+        worker.handle(TOPIC_POST, self.post_client_message)
+        worker.handle(TOPIC_EDIT, self.mirror_client_edit)
+        worker.handle(TOPIC_STATUS, self.show_status)
+        worker.handle(TOPIC_NOTICE, self.post_notice)
+        worker.handle(PRIVATE_NOTE, self.deliver_note)
+        bus = self.core.bus
+        bus.subscribe(MessageCreated, self.on_message)
+        bus.subscribe(MessageEdited, self.on_edit)
+        bus.subscribe(StatusChanged, self.on_status)
+        bus.subscribe(DeliveryFailed, self.on_delivery_failed)
+        bus.subscribe(NoteCreated, self.on_note)
+
+    async def on_message(self, event: MessageCreated) -> None:
+        if event.kind != MessageKind.IN.value:
+            return
+        message = await Message.get(id=event.message_id)
+        await self.queue_post(message)
+
+    async def queue_post(self, message: Message) -> None:
+
+        delay = timedelta(seconds=ALBUM_WAIT_SECONDS) if message.album_key else None
+        await enqueue(
+            self.core.ctx,
+            TOPIC_POST,
+            {"message_id": message.id},
+            priority=Priority.TOPIC_MESSAGE,
+            lane=f"topic:{message.dialog_id}",  # type: ignore[attr-defined]
+            delay=delay,
+        )
+
+    async def on_edit(self, event: MessageEdited) -> None:
+        if event.kind == MessageKind.IN.value:
+            await enqueue(
+                self.core.ctx,
+                TOPIC_EDIT,
+                {"message_id": event.message_id},
+                priority=Priority.TOPIC_MESSAGE,
+                lane=f"topic:{event.dialog_id}",
+                merge_key=f"edit:{event.message_id}",
+            )
+
+    async def on_status(self, event: StatusChanged) -> None:
+        await enqueue(
+            self.core.ctx,
+            TOPIC_STATUS,
+            {"dialog_id": event.dialog_id},
+            priority=Priority.COSMETIC,
+            merge_key=f"status:{event.dialog_id}",
+        )
+        if event.data.get("action") == "wake":
+            await self.notice(event.dialog_id or 0, "notice.woke")
+
+    async def on_delivery_failed(self, event: DeliveryFailed) -> None:
+        dialog = await Dialog.get(id=event.dialog_id)
+        key = "notice.unreachable" if dialog.unreachable else "notice.not_delivered"
+        if key == "notice.unreachable" and not await self.first_time(f"unreachable:{dialog.id}"):
+            return
+        await self.notice(dialog.id, key, reason=event.reason)
+
+    async def on_note(self, event: NoteCreated) -> None:
+        await enqueue(
+            self.core.ctx, PRIVATE_NOTE, {"note_id": event.note_id}, priority=Priority.PRIVATE
+        )
+
+    async def notice(self, dialog_id: int, key: str, **values: Any) -> None:
+        """A short line from the bot in the dialog's topic, in the team's language."""
+        await enqueue(
+            self.core.ctx,
+            TOPIC_NOTICE,
+            {"dialog_id": dialog_id, "key": key, "values": values},
+            priority=Priority.TOPIC_MESSAGE,
+            lane=f"topic:{dialog_id}",
+        )
+
+    async def first_time(self, key: str) -> bool:
+        _, created = await Once.get_or_create(key=key, defaults={"created_at": self.now()})
+        return created
+
+    def now(self) -> datetime:
+        return self.core.clock.now()
+
+    # ---- budget ---------------------------------------------------------------------------
+
+    def spend(self) -> None:
+        """One call into the group, or come back when the budget allows it."""
+        wait = self.budget.take()
+        if wait > 0:
+            raise RetryLater(wait, "group budget")
+
+    async def group_call(self, request: Any) -> Any:
+        self.spend()
+        try:
+            return await call(request)
+        except RetryLater as exc:
+            if exc.args and exc.args[0] == "429":
+                self.budget.penalize(exc.delay)
+            raise
+
+    # ---- topics -----------------------------------------------------------------------------
+
+    async def title_for(self, dialog: Dialog, status: str) -> str:
+        client = await Client.get(id=dialog.client_id)  # type: ignore[attr-defined]
+        channel = await Channel.get(id=dialog.channel_id)  # type: ignore[attr-defined]
+        return topic_title(client.name, channel.name, status)
+
+    async def topic_of(self, dialog: Dialog) -> TopicLink:
+        link = await TopicLink.get_or_none(dialog_id=dialog.id)
+        if link is not None:
+            return link
+        return await self.create_topic(dialog)
+
+    async def create_topic(self, dialog: Dialog, replacing: TopicLink | None = None) -> TopicLink:
+        status = DialogStatus.OPEN.value
+        title = await self.title_for(dialog, status)
+        topic = await self.group_call(self.bot.create_forum_topic(self.chat_id, title))
+        if replacing is not None:
+            replacing.thread_id = topic.message_thread_id
+            replacing.title, replacing.shown_status, replacing.closed = title, status, False
+            await replacing.save()
+            return replacing
+        return await TopicLink.create(
+            dialog=dialog,
+            chat_id=self.chat_id,
+            thread_id=topic.message_thread_id,
+            title=title,
+            shown_status=status,
+            created_at=self.now(),
+        )
+
+    async def heal(self, dialog: Dialog, link: TopicLink) -> None:
+        """The topic was deleted: a new one, the dialog re-mapped, a one-line summary."""
+        old_thread = link.thread_id
+        await self.create_topic(dialog, replacing=link)
+        count = await Message.filter(dialog_id=dialog.id, kind=MessageKind.IN).count()
+        log.warning("dialog %s: topic %s was gone, now %s", dialog.id, old_thread, link.thread_id)
+        await self.notice(dialog.id, "notice.topic_recreated", count=count, status=dialog.status)
+        # Client messages shown only in the lost topic are shown again.
+        await ChatMessage.filter(message__dialog_id=dialog.id, chat_id=self.chat_id).delete()
+
+    # ---- handlers -----------------------------------------------------------------------------
+
+    async def post_client_message(self, item: OutboxItem) -> dict[str, Any] | None:
+        message = await Message.get(id=item.payload["message_id"])
+        if await ChatMessage.exists(message_id=message.id, chat_id=self.chat_id):
+            return None
+        dialog = await Dialog.get(id=message.dialog_id)  # type: ignore[attr-defined]
+        link = await self.topic_of(dialog)
+        batch = [message]
+        if message.album_key:
+            batch = [
+                m
+                for m in await Message.filter(
+                    dialog_id=dialog.id, kind=MessageKind.IN, album_key=message.album_key
+                ).order_by("id")
+                if not await ChatMessage.exists(message_id=m.id, chat_id=self.chat_id)
+            ]
+        text = next((m.text for m in batch if m.text), "")
+        entities = next((m.entities for m in batch if m.text), [])
+        header = message.sender_name or "—"
+        if dialog.subject and await self.is_first(message):
+            header = f"{header} · {dialog.subject}"
+        text, entities = with_header(header, text, entities)
+        attachments = [a for m in batch for a in m.attachments]
+        reply_to = await self.topic_copy_of(message.reply_to_id)  # type: ignore[attr-defined]
+        first = await self.is_first(batch[0])
+        self.spend()
+        try:
+            ids = await send_content(
+                self.bot,
+                self.chat_id,
+                text=text,
+                entities=entities,
+                attachments=attachments,
+                bots=self.bots,
+                thread_id=link.thread_id,
+                reply_to=reply_to,
+                # The dialog's first message carries its Close / Snooze buttons.
+                reply_markup=dialog_buttons(dialog.id, self.lang) if first else None,
+            )
+        except ThreadGone:
+            await self.heal(dialog, link)
+            raise RetryLater(0, "topic recreated") from None
+        await self.remember_copies(batch, ids)
+        return {"ids": ids}
+
+    async def is_first(self, message: Message) -> bool:
+        first = (
+            await Message.filter(dialog_id=message.dialog_id, kind=MessageKind.IN)  # type: ignore[attr-defined]
+            .order_by("id")
+            .first()
+        )
+        return first is not None and first.id == message.id
+
+    async def topic_copy_of(self, message_id: int | None) -> int | None:
+        if not message_id:
+            return None
+        copy = await ChatMessage.filter(message_id=message_id, chat_id=self.chat_id).first()
+        return int(copy.tg_message_id) if copy else None
+
+    async def remember_copies(self, batch: list[Message], ids: list[int]) -> None:
+        # An album maps part to part; a text split in several parts maps to its first.
+        for index, message in enumerate(batch):
+            tg_id = ids[min(index, len(ids) - 1)]
+            await ChatMessage.get_or_create(
+                chat_id=self.chat_id,
+                tg_message_id=tg_id,
+                defaults={"message": message, "bot_id": self.bot.id, "created_at": self.now()},
+            )
+
+    async def mirror_client_edit(self, item: OutboxItem) -> None:
+        message = await Message.get(id=item.payload["message_id"])
+        copy_id = await self.topic_copy_of(message.id)
+        if copy_id is None:
+            return
+        text, entities = with_header(message.sender_name or "—", message.text, message.entities)
+        edited = t("topic.edited_mark", self.lang)
+        text, entities = text + f"\n{edited}", entities
+        from bot.team.texts import to_entities
+
+        request = (
+            self.bot.edit_message_caption(
+                chat_id=self.chat_id,
+                message_id=copy_id,
+                caption=text,
+                caption_entities=to_entities(entities),
+            )
+            if message.attachments
+            else self.bot.edit_message_text(
+                chat_id=self.chat_id,
+                message_id=copy_id,
+                text=text,
+                entities=to_entities(entities),
+            )
+        )
+        try:
+            await self.group_call(request)
+        except TelegramBadRequest as exc:
+            if not is_not_modified(exc):
+                raise GiveUp(exc.message) from exc
+
+    async def show_status(self, item: OutboxItem) -> None:
+        """Title and open/closed state follow the status; each change only when it differs."""
+        dialog = await Dialog.get(id=item.payload["dialog_id"])
+        link = await TopicLink.get_or_none(dialog_id=dialog.id)
+        if link is None:
+            return
+        status = dialog.status.value
+        if link.shown_status != status:
+            title = await self.title_for(dialog, status)
+            try:
+                await self.group_call(
+                    self.bot.edit_forum_topic(self.chat_id, link.thread_id, name=title)
+                )
+            except TelegramBadRequest as exc:
+                if not is_not_modified(exc):
+                    raise
+            except ThreadGone:
+                return
+            link.title, link.shown_status = title, status
+            await link.save(update_fields=["title", "shown_status"])
+        should_close = status == DialogStatus.CLOSED.value
+        if link.closed != should_close:
+            method = self.bot.close_forum_topic if should_close else self.bot.reopen_forum_topic
+            try:
+                await self.group_call(method(self.chat_id, link.thread_id))
+            except TelegramBadRequest as exc:
+                if not is_not_modified(exc):
+                    raise
+            except ThreadGone:
+                return
+            link.closed = should_close
+            await link.save(update_fields=["closed"])
+
+    async def post_notice(self, item: OutboxItem) -> None:
+        dialog = await Dialog.get(id=item.payload["dialog_id"])
+        link = await self.topic_of(dialog)
+        text = t(item.payload["key"], self.lang, **item.payload.get("values", {}))
+        try:
+            await self.group_call(
+                self.bot.send_message(self.chat_id, text, message_thread_id=link.thread_id)
+            )
+        except ThreadGone:
+            await self.heal(dialog, link)
+            raise RetryLater(0, "topic recreated") from None
+
+    async def deliver_note(self, item: OutboxItem) -> None:
+        note = await Note.get(id=item.payload["note_id"])
+        if note.delivered_at is not None:
+            return
+        author = await Operator.get(id=note.author_id)  # type: ignore[attr-defined]
+        dialog = await Dialog.get(id=note.dialog_id)  # type: ignore[attr-defined]
+        link = await TopicLink.get_or_none(dialog_id=dialog.id)
+        lang = author.language or self.lang
+        title = link.title if link else f"#{dialog.id}"
+        url = topic_url(self.chat_id, link.thread_id) if link else ""
+        text = t("note.private", lang, title=title, text=note.text, url=url)
+        try:
+            await call(self.bot.send_message(author.user_id, text))
+        except TelegramForbiddenError:
+            author.can_message = False
+            await author.save(update_fields=["can_message"])
+            if await self.first_time(f"start-bot:{author.id}"):
+                await self.notice(dialog.id, "notice.start_bot_for_notes", name=author.name)
+            raise GiveUp("operator has not started the bot; kept until /start") from None
+        note.delivered_at = self.now()
+        await note.save(update_fields=["delivered_at"])
+
+    async def deliver_pending_notes(self, operator: Operator) -> int:
+        pending = await Note.filter(author=operator, delivered_at=None).order_by("id")
+        for note in pending:
+            await self.on_note(NoteCreated(dialog_id=note.dialog_id, note_id=note.id))  # type: ignore[attr-defined]
+        return len(pending)
+
+    async def requeue_unposted(self) -> int:
+        """After a crash between storing a client message and queuing its post."""
+        posted = await ChatMessage.filter(chat_id=self.chat_id).values_list("message_id", flat=True)
+        queued = {
+            int(i.payload.get("message_id", 0))
+            for i in await OutboxItem.filter(kind=TOPIC_POST, status="pending")
+        }
+        missing = await Message.filter(kind=MessageKind.IN).exclude(id__in=list(posted)).all()
+        count = 0
+        for message in missing:
+            if message.id not in queued:
+                await self.queue_post(message)
+                count += 1
+        return count

@@ -1,0 +1,56 @@
+"""Who is on the team: operators are the group's members we have seen; managers its admins."""
+
+from __future__ import annotations
+
+from aiogram import Bot
+from aiogram.types import User
+
+from core.clock import Clock
+from core.models import Operator
+
+
+async def remember_operator(user: User, clock: Clock, *, started: bool = False) -> Operator:
+    """Create or refresh the operator behind a Telegram user of the team group."""
+    operator = await Operator.get_or_none(user_id=user.id)
+    fields = {
+        "username": user.username,
+        "name": user.full_name,
+        "language": user.language_code,
+        "active": True,
+    }
+    if operator is None:
+        return await Operator.create(
+            user_id=user.id,
+            username=user.username,
+            name=user.full_name,
+            language=user.language_code,
+            created_at=clock.now(),
+            can_message=started,
+        )
+    changed = [k for k, v in fields.items() if getattr(operator, k) != v and v is not None]
+    for key in changed:
+        setattr(operator, key, fields[key])
+    if started and not operator.can_message:
+        operator.can_message = True
+        changed.append("can_message")
+    if changed:
+        await operator.save(update_fields=changed)
+    return operator
+
+
+async def is_group_member(bot: Bot, chat_id: int, user_id: int) -> bool:
+    try:
+        member = await bot.get_chat_member(chat_id, user_id)
+    except Exception:
+        return False
+    return member.status in {"creator", "administrator", "member", "restricted"}
+
+
+async def is_manager(bot: Bot, chat_id: int, user: User, managers: set[str]) -> bool:
+    if str(user.id) in managers or (user.username and user.username.lower() in managers):
+        return True
+    try:
+        member = await bot.get_chat_member(chat_id, user.id)
+    except Exception:
+        return False
+    return member.status in {"creator", "administrator"}

@@ -1,0 +1,141 @@
+"""An eadesk process in-process against the emulator: a team group, a client, operators."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from bot.app import App
+from bot.config import Settings
+from core.clock import FrozenClock
+from core.lifecycle import DialogStatus
+from core.models import Dialog
+
+TEAM_TOKEN = "700001:team-bot-token"
+
+
+@dataclass
+class Desk:
+    """What a test needs: the emulator, the running app, the people, and how to look."""
+
+    emu: Any
+    app: App
+    clock: FrozenClock
+    chat_id: int
+    bot_username: str
+    operator: dict[str, Any]
+    colleague: dict[str, Any]
+    client: dict[str, Any]
+
+    async def client_says(self, text: str | None = None, who: dict | None = None, **body: Any):
+        content = {"text": text} if text is not None else body
+        return await self.emu.send((who or self.client)["id"], to_bot=self.bot_username, **content)
+
+    async def client_chat(self, who: dict | None = None) -> list[dict[str, Any]]:
+        return await self.emu.private_messages((who or self.client)["id"], self.bot_username)
+
+    async def operator_private(self, who: dict | None = None) -> list[dict[str, Any]]:
+        return await self.emu.private_messages((who or self.operator)["id"], self.bot_username)
+
+    async def topics(self) -> list[dict[str, Any]]:
+        return [t for t in await self.emu.topics(self.chat_id) if not t.get("deleted")]
+
+    async def topic_messages(self, thread_id: int) -> list[dict[str, Any]]:
+        return await self.emu.messages(self.chat_id, thread_id=thread_id)
+
+    async def in_topic(self, thread_id: int, text: str, who: dict | None = None, **body: Any):
+        return await self.emu.send(
+            (who or self.operator)["id"], chat_id=self.chat_id, thread_id=thread_id, text=text,
+            **body,
+        )  # fmt: skip
+
+    async def settle(self) -> None:
+        """Let polling pick everything up and the outbox send it all."""
+        await self.app.core.outbox.drain()
+
+    async def wait(self, predicate: Any, timeout: float = 8.0) -> Any:
+        async def check() -> Any:
+            await self.app.core.outbox.drain()
+            result = predicate()
+            if hasattr(result, "__await__"):
+                result = await result
+            return result
+
+        return await self.emu.wait_for(check, timeout=timeout, interval=0.05)
+
+    async def only_topic(self) -> dict[str, Any]:
+        topics = await self.wait(self.topics)
+        assert len(topics) == 1, topics
+        return topics[0]
+
+    async def dialog(self) -> Dialog:
+        return await Dialog.all().order_by("-id").first()  # type: ignore[return-value]
+
+    async def status(self) -> DialogStatus:
+        return (await self.dialog()).status
+
+
+def settings_for(emu: Any, chat_id: int, **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "BOT_TOKEN": TEAM_TOKEN,
+        "TEAM_CHAT_ID": chat_id,
+        "TELEGRAM_API_URL": emu.base_url,
+        "DATABASE_URL": "sqlite://:memory:",
+        "LANGUAGE": "en",
+        "TIMEZONE": "Europe/Moscow",
+        "HTTP_PORT": 0,
+        "REOPEN_WINDOW_MESSENGER": "48h",
+    }
+    values.update(extra)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+async def build_desk(emulator: Any, **settings: Any) -> AsyncIterator[Desk]:
+    bot_user = await emulator.bot(TEAM_TOKEN, username="acme_help_bot")
+    operator = await emulator.user("Olga", username="olga", language_code="en")
+    colleague = await emulator.user("Pavel", username="pavel", language_code="ru")
+    client = await emulator.user("Ann", last_name="Lee", language_code="en")
+    group = await emulator.group(
+        title="Acme support",
+        forum=True,
+        members=[
+            {"user_id": operator["id"], "status": "administrator"},
+            {"user_id": colleague["id"], "status": "member"},
+        ],
+        bots=[
+            {
+                "token": TEAM_TOKEN,
+                "status": "administrator",
+                "rights": {
+                    "can_manage_topics": True,
+                    "can_delete_messages": True,
+                    "can_pin_messages": True,
+                },
+            }
+        ],
+    )
+    clock = FrozenClock()
+    app = App(settings_for(emulator, group["chat_id"], **settings), clock=clock, tick=3600)
+    await app.start()
+    try:
+        yield Desk(
+            emulator,
+            app,
+            clock,
+            group["chat_id"],
+            bot_user.get("username", "acme_help_bot"),
+            operator,
+            colleague,
+            client,
+        )
+    finally:
+        await app.stop()
+
+
+@pytest.fixture
+async def desk(emulator: Any) -> AsyncIterator[Desk]:
+    async for value in build_desk(emulator):
+        yield value
