@@ -34,7 +34,10 @@ class TeamMember(Filter):
 
 def private_router(core: Core, desk: Desk, team_chat_id: int) -> Router:
     router = Router(name="operator-private")
-    router.message.filter(F.chat.type == "private", TeamMember(team_chat_id))
+    # Only these commands are the team's; anything else in private is a client writing.
+    router.message.filter(
+        F.chat.type == "private", Command("start", "help", "notes"), TeamMember(team_chat_id)
+    )
 
     @router.message(Command("start"))
     async def start(message: Message) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from bot.app import App
 from bot.config import Settings
 from core.clock import FrozenClock
 from core.lifecycle import DialogStatus
@@ -22,7 +21,7 @@ class Desk:
     """What a test needs: the emulator, the running app, the people, and how to look."""
 
     emu: Any
-    app: App
+    app: Any
     clock: FrozenClock
     chat_id: int
     bot_username: str
@@ -117,6 +116,8 @@ async def build_desk(emulator: Any, **settings: Any) -> AsyncIterator[Desk]:
             }
         ],
     )
+    from bot.app import App
+
     clock = FrozenClock()
     app = App(settings_for(emulator, group["chat_id"], **settings), clock=clock, tick=3600)
     await app.start()
