@@ -1,0 +1,1 @@
+"""The Telegram channel: clients who write to a bot in a private chat."""
