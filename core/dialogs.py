@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
@@ -145,6 +145,11 @@ class DialogService:
         self, dialog_id: int, until: datetime | None, actor: Operator | None, reason: str = ""
     ) -> Dialog:
         """Snooze until a moment, or with until=None until the client writes."""
+        if until is not None:
+            if until.tzinfo is None:
+                raise ValueError("a snooze moment must be timezone-aware")
+            # Stored as UTC: SQLite compares times as text, so another offset sorts wrong.
+            until = until.astimezone(UTC)
         return await self._act(dialog_id, Action.SNOOZE, actor, reason or "snoozed", until)
 
     async def wake_if_due(self, dialog_id: int) -> bool:
