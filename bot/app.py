@@ -40,8 +40,15 @@ def make_bot(token: str, api_url: str) -> Bot:
 
 
 class App:
-    def __init__(self, settings: Settings, clock: Clock | None = None, tick: float = 5.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        tick: float = 5.0,
+        poll_timeout: int = 20,
+    ) -> None:
         self.settings = settings
+        self.poll_timeout = poll_timeout
         windows = {WindowKind(k): v for k, v in settings.reopen_windows().items()}
         self.core = Core(CoreContext(clock=clock or SystemClock(), windows=windows), tick)
         self.bot = make_bot(settings.BOT_TOKEN, settings.TELEGRAM_API_URL)
@@ -76,7 +83,9 @@ class App:
             await self.add_client_channel(client_bot, dispatchers)
         await self.desk.requeue_unposted()
         for bot_id, dispatcher in dispatchers.items():
-            self.pollers.append(DurablePoller(self.bots[bot_id], dispatcher, self.core.clock))
+            self.pollers.append(
+                DurablePoller(self.bots[bot_id], dispatcher, self.core.clock, self.poll_timeout)
+            )
         for poller in self.pollers:
             poller.start()
         await self.core.start()

@@ -38,6 +38,8 @@ class Signal:
 @dataclass
 class CoreContext:
     clock: Clock = field(default_factory=SystemClock)
+    # Network retries and budgets wait in real time, even when tests move `clock`.
+    wall: Clock = field(default_factory=SystemClock)
     bus: EventBus = field(default_factory=EventBus)
     windows: dict[WindowKind, timedelta] = field(default_factory=lambda: dict(DEFAULT_WINDOWS))
     outbox_signal: Signal = field(default_factory=Signal)

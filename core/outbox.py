@@ -53,7 +53,7 @@ async def enqueue(
     delay: timedelta | None = None,
 ) -> OutboxItem:
     """Add work; call inside the transaction that made the change, so both commit together."""
-    now = ctx.clock.now()
+    now = ctx.wall.now()
     if merge_key:
         # Only the newest state of cosmetic work matters.
         await OutboxItem.filter(merge_key=merge_key, status=OutboxStatus.PENDING).delete()
@@ -101,14 +101,14 @@ class OutboxWorker:
         return picked[:limit]
 
     async def run_once(self) -> int:
-        items = await self.due(self.ctx.clock.now(), self.concurrency)
+        items = await self.due(self.ctx.wall.now(), self.concurrency)
         if items:
             await asyncio.gather(*(self._process(item) for item in items))
         return len(items)
 
     async def _process(self, item: OutboxItem) -> None:
         handler = self.handlers.get(item.kind)
-        now = self.ctx.clock.now
+        now = self.ctx.wall.now
         if handler is None:
             return
         try:

@@ -6,8 +6,9 @@ Every call into the group goes through the outbox and the group's budget.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
@@ -27,6 +28,7 @@ from core.outbox import GiveUp, Priority, RetryLater, enqueue
 from core.service import Core
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TOPIC_POST = "topic.post"
 TOPIC_EDIT = "topic.edit"
@@ -146,10 +148,10 @@ class Desk:
         if wait > 0:
             raise RetryLater(wait, "group budget")
 
-    async def group_call(self, request: Any) -> Any:
+    async def group_call(self, request: Callable[[], Awaitable[T]]) -> T:
         self.spend()
         try:
-            return await call(request)
+            return await call(request())
         except RetryLater as exc:
             if exc.args and exc.args[0] == "429":
                 self.budget.penalize(exc.delay)
@@ -171,7 +173,7 @@ class Desk:
     async def create_topic(self, dialog: Dialog, replacing: TopicLink | None = None) -> TopicLink:
         status = DialogStatus.OPEN.value
         title = await self.title_for(dialog, status)
-        topic = await self.group_call(self.bot.create_forum_topic(self.chat_id, title))
+        topic = await self.group_call(lambda: self.bot.create_forum_topic(self.chat_id, title))
         if replacing is not None:
             replacing.thread_id = topic.message_thread_id
             replacing.title, replacing.shown_status, replacing.closed = title, status, False
@@ -276,7 +278,7 @@ class Desk:
         text, entities = text + f"\n{edited}", entities
         from bot.team.texts import to_entities
 
-        request = (
+        request = lambda: (  # noqa: E731
             self.bot.edit_message_caption(
                 chat_id=self.chat_id,
                 message_id=copy_id,
@@ -308,7 +310,7 @@ class Desk:
             title = await self.title_for(dialog, status)
             try:
                 await self.group_call(
-                    self.bot.edit_forum_topic(self.chat_id, link.thread_id, name=title)
+                    lambda: self.bot.edit_forum_topic(self.chat_id, link.thread_id, name=title)
                 )
             except TelegramBadRequest as exc:
                 if not is_not_modified(exc):
@@ -321,7 +323,7 @@ class Desk:
         if link.closed != should_close:
             method = self.bot.close_forum_topic if should_close else self.bot.reopen_forum_topic
             try:
-                await self.group_call(method(self.chat_id, link.thread_id))
+                await self.group_call(lambda: method(self.chat_id, link.thread_id))
             except TelegramBadRequest as exc:
                 if not is_not_modified(exc):
                     raise
@@ -336,7 +338,7 @@ class Desk:
         text = t(item.payload["key"], self.lang, **item.payload.get("values", {}))
         try:
             await self.group_call(
-                self.bot.send_message(self.chat_id, text, message_thread_id=link.thread_id)
+                lambda: self.bot.send_message(self.chat_id, text, message_thread_id=link.thread_id)
             )
         except ThreadGone:
             await self.heal(dialog, link)

@@ -119,7 +119,9 @@ async def build_desk(emulator: Any, **settings: Any) -> AsyncIterator[Desk]:
     from bot.app import App
 
     clock = FrozenClock()
-    app = App(settings_for(emulator, group["chat_id"], **settings), clock=clock, tick=3600)
+    app = App(
+        settings_for(emulator, group["chat_id"], **settings), clock=clock, tick=3600, poll_timeout=1
+    )
     await app.start()
     try:
         yield Desk(
