@@ -19,7 +19,11 @@ def set_default_language(language: str) -> None:
 
 @cache
 def catalog(language: str) -> dict[str, str]:
-    return dict(json.loads((LOCALES_DIR / f"{language}.json").read_text(encoding="utf-8")))
+    """All of bot/locales/<language>/*.json: one file per feature, merged."""
+    merged: dict[str, str] = {}
+    for path in sorted((LOCALES_DIR / language).glob("*.json")):
+        merged.update(json.loads(path.read_text(encoding="utf-8")))
+    return merged
 
 
 def pick_language(language_code: str | None) -> str:
