@@ -93,7 +93,7 @@ async def test_close_then_client_within_window_same_episode_after_window_new(emu
         thread = topic["thread_id"]
         await desk.in_topic(thread, "/close")
 
-        async def closed_topic():
+        async def closed_topic(desk=desk):
             return [t for t in await desk.topics() if t["closed"]]
 
         await desk.wait(closed_topic)
@@ -103,7 +103,7 @@ async def test_close_then_client_within_window_same_episode_after_window_new(emu
         desk.clock.advance(timedelta(hours=1))
         await desk.client_says("One more thing")
 
-        async def reopened():
+        async def reopened(desk=desk):
             return [t for t in await desk.topics() if not t["closed"]]
 
         await desk.wait(reopened)
