@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -32,11 +31,12 @@ class Ticker:
     async def start(self) -> None:
         # Catch up at once: a snooze that ran out while we were down wakes right after start.
         await self.tick()
+        # The first interval run comes one interval later: an immediate one would repeat the
+        # catch-up, and could still run after a quick stop() (shutdown is deferred).
         self.scheduler.add_job(
             self.tick,
             "interval",
             seconds=self.interval,
-            next_run_time=datetime.now().astimezone(),
             max_instances=1,
             coalesce=True,
             id="tick",
