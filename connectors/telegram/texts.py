@@ -76,4 +76,6 @@ def split_text(
             start16 = utf16_len(text[:start])
             parts.append((piece, _shift(entities, start16, start16 + utf16_len(piece))))
         start = next_start
+        while start < len(text) and text[start] == "\n":
+            start += 1  # blank lines at a cut would only start the next part empty
     return parts

@@ -307,3 +307,35 @@ async def test_edit_before_delivery_does_nothing(desk: Desk) -> None:
     before = len(await desk.client_view())
     await desk.connector.edit(desk.dialog, await desk.out("never sent"))
     assert len(await desk.client_view()) == before
+
+
+async def test_an_album_merged_by_core_delivery_is_copied_and_remembered(desk: Desk) -> None:
+    # core.delivery merges an album's parts into one message before handing it over.
+    from core.delivery import merge_album
+
+    topic = await desk.bot.create_forum_topic(desk.team_chat_id, "Ivan Petrov")
+    posts = await operator_post(
+        desk, topic.message_thread_id, media_group=[{"photo": {}, "caption": "a"}, {"photo": {}}]
+    )
+    parts = []
+    for post in posts:
+        content = message_to_inbound(post, 0, desk.bot.id)
+        meta = {
+            "team_chat_id": desk.team_chat_id,
+            "team_message_ids": [post.message_id],
+            "team_bot_id": desk.bot.id,
+        }
+        parts.append(await desk.out(content.text, attachments=content.attachments, meta=meta))
+    for part in parts:
+        part.album_key = "g1"
+        await part.save(update_fields=["album_key"])
+    ids = await send(desk, merge_album(parts))
+    views = (await desk.client_view())[-2:]
+    assert ids == [str(v["message_id"]) for v in views]
+    first = await Message.get(id=parts[0].id)
+    assert first.meta["client_message_ids"] == [v["message_id"] for v in views]
+    assert first.meta["client_text"] == {"ids": [views[0]["message_id"]], "caption": True}
+    # an edit of the album's caption reaches the client's album
+    first.text = "a, edited"
+    await desk.connector.edit(desk.dialog, first)
+    assert (await desk.client_view())[-2]["caption"] == "a, edited"
