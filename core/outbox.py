@@ -28,9 +28,12 @@ class Priority(IntEnum):
 
 
 class RetryLater(Exception):
-    def __init__(self, delay: float, reason: str = "") -> None:
+    """Not now. `waiting` = only waiting for a budget: not a failed attempt."""
+
+    def __init__(self, delay: float, reason: str = "", *, waiting: bool = False) -> None:
         super().__init__(reason or f"retry in {delay:.1f}s")
         self.delay = delay
+        self.waiting = waiting
 
 
 class GiveUp(Exception):
@@ -114,7 +117,7 @@ class OutboxWorker:
         try:
             result = await handler(item)
         except RetryLater as exc:
-            item.attempts += 1
+            item.attempts += 0 if exc.waiting else 1
             item.last_error = str(exc)
             item.not_before = now() + timedelta(seconds=exc.delay)
             if item.attempts >= MAX_ATTEMPTS:

@@ -36,6 +36,8 @@ TOPIC_STATUS = "topic.status"
 TOPIC_NOTICE = "topic.notice"
 PRIVATE_NOTE = "private.note"
 ALBUM_WAIT_SECONDS = 1.5
+# After a crash, client messages this recent that never reached their topic are posted.
+REQUEUE_DAYS = 7
 
 
 class Desk:
@@ -146,7 +148,7 @@ class Desk:
         """One call into the group, or come back when the budget allows it."""
         wait = self.budget.take()
         if wait > 0:
-            raise RetryLater(wait, "group budget")
+            raise RetryLater(wait, "group budget", waiting=True)
 
     async def group_call(self, request: Callable[[], Awaitable[T]]) -> T:
         self.spend()
@@ -195,8 +197,6 @@ class Desk:
         count = await Message.filter(dialog_id=dialog.id, kind=MessageKind.IN).count()
         log.warning("dialog %s: topic %s was gone, now %s", dialog.id, old_thread, link.thread_id)
         await self.notice(dialog.id, "notice.topic_recreated", count=count, status=dialog.status)
-        # Client messages shown only in the lost topic are shown again.
-        await ChatMessage.filter(message__dialog_id=dialog.id, chat_id=self.chat_id).delete()
 
     # ---- handlers -----------------------------------------------------------------------------
 
@@ -379,7 +379,12 @@ class Desk:
             int(i.payload.get("message_id", 0))
             for i in await OutboxItem.filter(kind=TOPIC_POST, status="pending")
         }
-        missing = await Message.filter(kind=MessageKind.IN).exclude(id__in=list(posted)).all()
+        recent = self.now() - timedelta(days=REQUEUE_DAYS)
+        missing = (
+            await Message.filter(kind=MessageKind.IN, created_at__gte=recent)
+            .exclude(id__in=list(posted))
+            .all()
+        )
         count = 0
         for message in missing:
             if message.id not in queued:
