@@ -119,7 +119,16 @@ class App:
         self.http = web.AppRunner(web_app)
         await self.http.setup()
         site = web.TCPSite(self.http, self.settings.HTTP_HOST, self.settings.HTTP_PORT)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            # A busy port must not stop the helpdesk itself: only the health endpoint is lost.
+            log.error(
+                "cannot listen on %s:%s (%s): the health endpoint is off; set HTTP_PORT",
+                self.settings.HTTP_HOST,
+                self.settings.HTTP_PORT,
+                exc,
+            )
 
     async def stop(self) -> None:
         for poller in self.pollers:
