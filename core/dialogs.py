@@ -231,7 +231,9 @@ class DialogService:
             if added:
                 await eventlog.record("dialog.tag", at=now, dialog=dialog, actor=actor, tags=added)
         if added:
-            await self.ctx.bus.publish(TagsChanged(dialog_id=dialog_id, at=now, added=added))
+            await self.ctx.bus.publish(
+                TagsChanged(dialog_id=dialog_id, actor_id=_id(actor), at=now, added=added)
+            )
         return added
 
     async def untag(
@@ -250,8 +252,14 @@ class DialogService:
                     "dialog.untag", at=now, dialog=dialog, actor=actor, tags=removed
                 )
         if removed:
-            await self.ctx.bus.publish(TagsChanged(dialog_id=dialog_id, at=now, removed=removed))
+            await self.ctx.bus.publish(
+                TagsChanged(dialog_id=dialog_id, actor_id=_id(actor), at=now, removed=removed)
+            )
         return removed
+
+
+def _id(operator: Operator | None) -> int | None:
+    return operator.id if operator else None
 
 
 def normalize_tag(name: str) -> str:

@@ -148,9 +148,9 @@ async def test_tag_and_untag(
     assert event.name == "dialog.untag" and event.at == clock.now()
     assert event.data == {"tags": ["vip"]}
 
-    assert [(e.added, e.removed) for e in published.events] == [
-        (("billing", "vip"), ()),
-        ((), ("vip",)),
+    assert [(e.added, e.removed, e.actor_id) for e in published.events] == [
+        (("billing", "vip"), (), operator.id),
+        ((), ("vip",), operator.id),
     ]
     assert all(isinstance(e, TagsChanged) for e in published.events)
 
