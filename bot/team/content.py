@@ -66,6 +66,13 @@ async def send_content(
     others = [a for a in attachments if a not in media]
     caption_fits = utf16_len(text) <= CAPTION_LIMIT
     text_used = False
+    if text and attachments and all(a["kind"] in CAPTIONLESS for a in attachments):
+        # A sticker, a location, a contact cannot carry the header: it goes above them, so
+        # that it reads as who sent what follows, not as part of the next message.
+        for part in split_text(text):
+            sent.append(await call(bot.send_message(chat_id, part, **common, **markup)))
+            markup = {}
+        text_used = True
     if len(media) >= 2:
         for start in range(0, len(media), 10):
             group = []

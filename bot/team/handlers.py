@@ -72,9 +72,11 @@ def team_router(team: TeamContext) -> Router:
         data["lang"] = pick_language(user.language_code)
         return await handler(event, data)
 
-    router.message.outer_middleware(with_operator)
-    router.edited_message.outer_middleware(with_operator)
-    router.callback_query.outer_middleware(with_operator)
+    # Inner middlewares: they run after the router's chat filter, so that a client writing
+    # to the bot in private is never recorded as an operator.
+    router.message.middleware(with_operator)
+    router.edited_message.middleware(with_operator)
+    router.callback_query.middleware(with_operator)
 
     async def dialog_of(message: Message) -> Dialog | None:
         if not message.is_topic_message or not message.message_thread_id:
