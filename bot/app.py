@@ -20,6 +20,7 @@ from bot.storage import EXTRA_APPS
 from bot.team.budget import GroupBudget
 from bot.team.desk import Desk
 from bot.team.handlers import TeamContext, team_router
+from bot.team.teamwork import Teamwork
 from connectors.telegram.client import TelegramClientConnector
 from connectors.telegram.router import client_router
 from core.clock import Clock, SystemClock
@@ -63,17 +64,22 @@ class App:
             GroupBudget(settings.GROUP_MESSAGES_PER_MINUTE),
             settings.LANGUAGE,
         )
+        self.teamwork = Teamwork(self.core, self.desk, self.bot, settings)
 
     async def start(self) -> None:
         i18n.set_default_language(self.settings.LANGUAGE)
         await open_database(self.settings.DATABASE_URL, EXTRA_APPS)
         self.desk.install()
+        self.teamwork.install()
         team_dispatcher = Dispatcher()
         team = TeamContext(self.core, self.desk, self.bot, self.settings)
+        # Before team_router: its catch-alls (unknown commands, replies) would take these.
+        team_dispatcher.include_routers(*self.teamwork.group_routers())
         team_dispatcher.include_router(team_router(team))
         team_dispatcher.include_router(
             private_router(self.core, self.desk, self.settings.TEAM_CHAT_ID)
         )
+        team_dispatcher.include_router(self.teamwork.private_router())
         dispatchers = {self.bot.id: team_dispatcher}
         for token in self.settings.client_bot_tokens:
             client_bot = self.bots.get(int(token.split(":")[0])) or make_bot(

@@ -7,7 +7,10 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
-BOT_APP: dict[str, Any] = {"models": ["bot.storage"], "migrations": "bot.migrations"}
+BOT_APP: dict[str, Any] = {
+    "models": ["bot.storage", "bot.team.panels"],
+    "migrations": "bot.migrations",
+}
 EXTRA_APPS: dict[str, dict[str, Any]] = {"bot": BOT_APP}
 
 

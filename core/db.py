@@ -56,5 +56,5 @@ async def close_database() -> None:
 # For `python -m tortoise -c core.db.MIGRATIONS_CONFIG makemigrations` after a model change.
 MIGRATIONS_CONFIG = tortoise_config(
     "sqlite://data/migrations-scratch.sqlite3",
-    {"bot": {"models": ["bot.storage"], "migrations": "bot.migrations"}},
+    {"bot": {"models": ["bot.storage", "bot.team.panels"], "migrations": "bot.migrations"}},
 )

@@ -235,8 +235,10 @@ class Desk:
                 bots=self.bots,
                 thread_id=link.thread_id,
                 reply_to=reply_to,
-                # The dialog's first message carries its Close / Snooze buttons.
-                reply_markup=dialog_buttons(dialog.id, self.lang) if first else None,
+                # The pinned card carries the buttons; without one, the first message does.
+                reply_markup=dialog_buttons(dialog.id, self.lang)
+                if first and link.card_message_id is None
+                else None,
             )
         except ThreadGone:
             await self.heal(dialog, link)

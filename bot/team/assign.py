@@ -1,0 +1,275 @@
+"""The responsible operator: /assign, /take, /unassign, and what the assignee is told privately."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramForbiddenError
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+from bot.i18n import t
+from bot.storage import TopicLink
+from bot.team.calls import call
+from bot.team.context import Team, group_router
+from bot.team.links import topic_url
+from bot.team.roles import remember_operator
+from core.events import AssigneeChanged, MessageCreated, StatusChanged
+from core.models import Dialog, MessageKind, Operator, OutboxItem, OutboxStatus
+from core.models import Message as CoreMessage
+from core.outbox import GiveUp, Priority, enqueue
+
+PRIVATE_ASSIGNED = "private.assigned"
+PRIVATE_ACTIVITY = "private.activity"
+MAX_BUTTONS = 24
+
+
+async def find_operator(mention: str) -> Operator | None:
+    name = mention.strip().lstrip("@")
+    if not name:
+        return None
+    if name.isdigit():
+        return await Operator.get_or_none(user_id=int(name), active=True)
+    return await Operator.get_or_none(username__iexact=name, active=True)
+
+
+def operators_keyboard(
+    dialog_id: int, operators: list[Operator], lang: str
+) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(text=op.name[:32], callback_data=f"asg:{dialog_id}:{op.id}")
+        for op in operators[:MAX_BUTTONS]
+    ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows.append(
+        [InlineKeyboardButton(text=t("assign.nobody", lang), callback_data=f"asg:{dialog_id}:0")]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def team_operators() -> list[Operator]:
+    return list(await Operator.filter(active=True).order_by("name"))
+
+
+def assign_router(team: Team) -> Router:
+    router = group_router("team-assign", team)
+    core = team.core
+
+    async def topic_dialog(message: Message, lang: str) -> Dialog | None:
+        dialog = await team.dialog_of(message)
+        if dialog is None:
+            key = "error.not_dialog" if message.is_topic_message else "error.topic_only"
+            await team.say(message, t(key, lang))
+        return dialog
+
+    async def assign(
+        message: Message, dialog: Dialog, who: Operator | None, actor: Operator, lang: str
+    ) -> None:
+        _, changed = await core.dialogs.assign(dialog.id, who, actor)
+        if who is None:
+            key = "assign.removed" if changed else "assign.already_nobody"
+            await team.say(message, t(key, lang, name=actor.name))
+            return
+        key = "assign.done" if changed else "assign.already"
+        await team.say(message, t(key, lang, name=who.name, actor=actor.name))
+
+    @router.message(Command("assign"))
+    async def assign_command(
+        message: Message, command: CommandObject, operator: Operator, lang: str
+    ) -> None:
+        dialog = await topic_dialog(message, lang)
+        if dialog is None:
+            return
+        mention = (command.args or "").strip()
+        if mention:
+            who = await find_operator(mention.split()[0])
+            if who is None:
+                await team.say(message, t("assign.unknown_user", lang, user=mention.split()[0]))
+                return
+            await assign(message, dialog, who, operator, lang)
+            return
+        replied = message.reply_to_message
+        if replied is not None and replied.message_id != message.message_thread_id:
+            user = replied.from_user
+            if user is None or user.is_bot:
+                await team.say(message, t("assign.reply_to_operator", lang))
+                return
+            await assign(message, dialog, await remember_operator(user, core.clock), operator, lang)
+            return
+        await team.say(
+            message,
+            t("assign.choose", lang),
+            reply_markup=operators_keyboard(dialog.id, await team_operators(), lang),
+        )
+
+    @router.message(Command("take"))
+    async def take(message: Message, operator: Operator, lang: str) -> None:
+        dialog = await topic_dialog(message, lang)
+        if dialog is not None:
+            await assign(message, dialog, operator, operator, lang)
+
+    @router.message(Command("unassign"))
+    async def unassign(message: Message, operator: Operator, lang: str) -> None:
+        dialog = await topic_dialog(message, lang)
+        if dialog is not None:
+            await assign(message, dialog, None, operator, lang)
+
+    @router.callback_query(F.data.startswith("asg:"))
+    async def assign_button(query: CallbackQuery, operator: Operator, lang: str) -> None:
+        _, raw_dialog, raw_operator = (query.data or "::").split(":", 2)
+        dialog = await Dialog.get_or_none(id=int(raw_dialog)) if raw_dialog.isdigit() else None
+        if dialog is None or not raw_operator.isdigit():
+            await query.answer(t("error.not_dialog", lang), show_alert=True)
+            return
+        who = None
+        if raw_operator != "0":
+            who = await Operator.get_or_none(id=int(raw_operator), active=True)
+            if who is None:
+                await query.answer(
+                    t("assign.unknown_user", lang, user=raw_operator), show_alert=True
+                )
+                return
+        await core.dialogs.assign(dialog.id, who, operator)
+        text = (
+            t("assign.done", lang, name=who.name, actor=operator.name)
+            if who
+            else t("assign.removed", lang, name=operator.name)
+        )
+        if isinstance(query.message, Message):
+            # The keyboard becomes the confirmation: an edit, not a new post.
+            await team.spend()
+            await query.message.edit_text(text)
+        await query.answer(text)
+
+    @router.callback_query(F.data.startswith("asgm:"))
+    async def assign_menu(query: CallbackQuery, lang: str) -> None:
+        raw = (query.data or ":").split(":", 1)[1]
+        dialog = await Dialog.get_or_none(id=int(raw)) if raw.isdigit() else None
+        if dialog is None or not isinstance(query.message, Message):
+            await query.answer(t("error.not_dialog", lang), show_alert=True)
+            return
+        await team.spend()
+        await query.message.answer(
+            t("assign.choose", lang),
+            reply_markup=operators_keyboard(dialog.id, await team_operators(), lang),
+        )
+        await query.answer()
+
+    return router
+
+
+class AssigneeNotices:
+    """Private messages to the assignee: assigned to you; new client messages; woke up."""
+
+    def __init__(self, team: Team) -> None:
+        self.team = team
+        self.core = team.core
+
+    def install(self) -> None:
+        self.core.outbox.handle(PRIVATE_ASSIGNED, self.send_assigned)
+        self.core.outbox.handle(PRIVATE_ACTIVITY, self.send_activity)
+        self.core.bus.subscribe(AssigneeChanged, self.on_assigned)
+        self.core.bus.subscribe(MessageCreated, self.on_message)
+        self.core.bus.subscribe(StatusChanged, self.on_status)
+
+    async def on_assigned(self, event: AssigneeChanged) -> None:
+        # Taking a dialog yourself needs no notice.
+        if event.new_assignee_id is None or event.new_assignee_id == event.actor_id:
+            return
+        await enqueue(
+            self.core.ctx,
+            PRIVATE_ASSIGNED,
+            {
+                "dialog_id": event.dialog_id,
+                "operator_id": event.new_assignee_id,
+                "actor_id": event.actor_id,
+            },
+            priority=Priority.PRIVATE,
+        )
+
+    async def on_message(self, event: MessageCreated) -> None:
+        if event.kind == MessageKind.IN.value and event.dialog_id:
+            await self.batch(event.dialog_id, woke=False)
+
+    async def on_status(self, event: StatusChanged) -> None:
+        if event.dialog_id and event.data.get("action") == "wake":
+            await self.batch(event.dialog_id, woke=True)
+
+    async def batch(self, dialog_id: int, *, woke: bool) -> None:
+        """One notice per burst: the first event queues it with a delay, later ones join it."""
+        dialog = await Dialog.get(id=dialog_id)
+        assignee_id = dialog.assignee_id  # type: ignore[attr-defined]
+        if assignee_id is None:
+            return
+        key = f"activity:{assignee_id}:{dialog_id}"
+        pending = await OutboxItem.filter(merge_key=key, status=OutboxStatus.PENDING).first()
+        if pending is not None:
+            if woke and not pending.payload.get("woke"):
+                pending.payload = {**pending.payload, "woke": True}
+                await pending.save(update_fields=["payload"])
+            return
+        await enqueue(
+            self.core.ctx,
+            PRIVATE_ACTIVITY,
+            {
+                "dialog_id": dialog_id,
+                "operator_id": assignee_id,
+                "since": self.core.clock.now().isoformat(),
+                "woke": woke,
+            },
+            priority=Priority.PRIVATE,
+            merge_key=key,
+            delay=timedelta(seconds=self.team.timings.activity),
+        )
+
+    async def topic(self, dialog_id: int) -> tuple[str, str]:
+        link = await TopicLink.get_or_none(dialog_id=dialog_id)
+        if link is None:
+            return f"#{dialog_id}", ""
+        return link.title, topic_url(self.team.chat_id, link.thread_id)
+
+    async def send_private(self, operator: Operator, dialog_id: int, text: str) -> None:
+        try:
+            await call(self.team.bot.send_message(operator.user_id, text))
+        except TelegramForbiddenError:
+            operator.can_message = False
+            await operator.save(update_fields=["can_message"])
+            if await self.team.desk.first_time(f"start-bot-assign:{operator.id}"):
+                await self.team.desk.notice(dialog_id, "assign.start_bot", name=operator.name)
+            raise GiveUp("operator has not started the bot") from None
+
+    async def send_assigned(self, item: OutboxItem) -> None:
+        p = item.payload
+        operator = await Operator.get(id=p["operator_id"])
+        dialog = await Dialog.get(id=p["dialog_id"])
+        if dialog.assignee_id != operator.id:  # type: ignore[attr-defined]
+            return  # reassigned before the notice went out
+        actor = await Operator.get_or_none(id=p.get("actor_id") or 0)
+        title, url = await self.topic(dialog.id)
+        lang = operator.language or self.team.desk.lang
+        text = t("assign.private", lang, title=title, url=url, actor=actor.name if actor else "—")
+        await self.send_private(operator, dialog.id, text)
+
+    async def send_activity(self, item: OutboxItem) -> None:
+        p: dict[str, Any] = item.payload
+        operator = await Operator.get(id=p["operator_id"])
+        dialog = await Dialog.get(id=p["dialog_id"])
+        if dialog.assignee_id != operator.id:  # type: ignore[attr-defined]
+            return
+        since = datetime.fromisoformat(p["since"])
+        count = await CoreMessage.filter(
+            dialog_id=dialog.id, kind=MessageKind.IN, created_at__gte=since
+        ).count()
+        title, url = await self.topic(dialog.id)
+        lang = operator.language or self.team.desk.lang
+        lines = []
+        if p.get("woke"):
+            lines.append(t("activity.woke", lang, title=title))
+        if count:
+            lines.append(t("activity.messages", lang, title=title, count=count))
+        if not lines:
+            return
+        lines.append(url)
+        await self.send_private(operator, dialog.id, "\n".join(filter(None, lines)))

@@ -1,0 +1,350 @@
+"""The pinned client card of every topic: who the client is and where the dialog stands.
+
+Posted and pinned when the topic is created; edited in place, debounced, and only when what
+it shows changed (its digest is kept in a Panel row).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+)
+
+from bot.i18n import t
+from bot.storage import TopicLink
+from bot.team.calls import ThreadGone, is_not_modified
+from bot.team.context import Team, group_router
+from bot.team.lines import add_dialog_line, assignee_name, local
+from bot.team.panels import Panel, digest_of
+from bot.team.richtext import Rich
+from core.events import (
+    AssigneeChanged,
+    ClientChanged,
+    DialogCreated,
+    MessageCreated,
+    StatusChanged,
+    TagsChanged,
+)
+from core.lifecycle import DialogStatus
+from core.models import Channel, ChannelKind, Client, Contact, ContactKind, Dialog, OutboxItem
+from core.outbox import Priority, RetryLater, enqueue
+from core.queries import client_history, count_other_dialogs, last_message, other_dialogs, tag_names
+
+log = logging.getLogger(__name__)
+
+CARD_SHOW = "topic.card"
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+OTHER_DIALOGS = 3
+MORE_DIALOGS = 20
+HISTORY = 15
+
+CONTACT_OF_CHANNEL = {
+    ChannelKind.TELEGRAM: ContactKind.TELEGRAM,
+    ChannelKind.TELEGRAM_BUSINESS: ContactKind.TELEGRAM,
+    ChannelKind.EMAIL: ContactKind.EMAIL,
+    ChannelKind.WEBCHAT: ContactKind.WEBCHAT,
+    ChannelKind.WHATSAPP: ContactKind.WHATSAPP,
+    ChannelKind.INSTAGRAM: ContactKind.INSTAGRAM,
+    ChannelKind.VK: ContactKind.VK,
+    ChannelKind.TELEPHONY: ContactKind.PHONE,
+}
+
+
+def clip(text: str, size: int = 50) -> str:
+    text = " ".join(text.split())
+    return text[:size] + ("…" if len(text) > size else "")
+
+
+def card_key(dialog_id: int) -> str:
+    return f"card:{dialog_id}"
+
+
+class Card:
+    def __init__(self, team: Team) -> None:
+        self.team = team
+        self.core = team.core
+        self.lang = team.desk.lang
+
+    def install(self) -> None:
+        self.core.outbox.handle(CARD_SHOW, self.show)
+        bus = self.core.bus
+        bus.subscribe(DialogCreated, self.on_created)
+        for event_type in (AssigneeChanged, TagsChanged, StatusChanged):
+            bus.subscribe(event_type, self.on_dialog_changed)
+        bus.subscribe(MessageCreated, self.on_message)
+        bus.subscribe(ClientChanged, self.on_client_changed)
+
+    # ---- when to redraw -------------------------------------------------------------------
+
+    async def on_created(self, event: DialogCreated) -> None:
+        # In the topic's lane: the card is posted before the client's first message shows.
+        await enqueue(
+            self.core.ctx,
+            CARD_SHOW,
+            {"dialog_id": event.dialog_id, "initial": True},
+            priority=Priority.TOPIC_MESSAGE,
+            lane=f"topic:{event.dialog_id}",
+        )
+
+    async def refresh(self, dialog_id: int) -> None:
+        """Debounced: a burst of changes becomes one edit of the newest state."""
+        await enqueue(
+            self.core.ctx,
+            CARD_SHOW,
+            {"dialog_id": dialog_id},
+            priority=Priority.COSMETIC,
+            merge_key=card_key(dialog_id),
+            delay=timedelta(seconds=self.team.timings.card),
+        )
+
+    async def on_dialog_changed(self, event: Any) -> None:
+        if event.dialog_id:
+            await self.refresh(event.dialog_id)
+
+    async def on_message(self, event: MessageCreated) -> None:
+        # Other cards of this client show this dialog's last message.
+        if event.kind not in ("in", "out") or not event.dialog_id:
+            return
+        dialog = await Dialog.get(id=event.dialog_id)
+        others = await Dialog.filter(client_id=dialog.client_id).exclude(id=dialog.id)  # type: ignore[attr-defined]
+        for other in others:
+            if await Panel.exists(key=card_key(other.id)):
+                await self.refresh(other.id)
+
+    async def on_client_changed(self, event: ClientChanged) -> None:
+        for dialog in await Dialog.filter(client_id=event.client_id):
+            await self.refresh(dialog.id)
+
+    # ---- drawing ----------------------------------------------------------------------------
+
+    async def render(self, dialog: Dialog) -> tuple[Rich, InlineKeyboardMarkup]:
+        lang = self.lang
+        now = self.core.clock.now()
+        client = await Client.get(id=dialog.client_id)  # type: ignore[attr-defined]
+        channel = await Channel.get(id=dialog.channel_id)  # type: ignore[attr-defined]
+        rich = Rich().add(f"👤 {client.name}", bold=True)
+        if client.description:
+            rich.line(clip(client.description, 300))
+        rich.line(t("card.contacts", lang), bold=True)
+        channels = await Channel.filter(dialogs__client_id=client.id).distinct()
+        for contact in await Contact.filter(client_id=client.id).order_by("id"):
+            where = sorted({c.name for c in channels if CONTACT_OF_CHANNEL[c.kind] == contact.kind})
+            shown = contact.display or contact.value
+            if contact.display and contact.display != contact.value:
+                shown = f"{contact.display} ({contact.value})"
+            rich.line(
+                f"• {contact.kind.value}: {shown}" + (f" — {', '.join(where)}" if where else "")
+            )
+        rich.line(t("card.channel", lang, channel=channel.name))
+        rich.line(t("card.status", lang, status=self.status_text(dialog)))
+        name = await assignee_name(dialog)
+        rich.line(t("card.assignee", lang, name=name or t("card.nobody", lang)))
+        tags = await tag_names(dialog.id)
+        rich.line(t("card.tags", lang, tags=" ".join(f"#{x}" for x in tags) or "—"))
+        total = await count_other_dialogs(client.id, dialog.id)
+        if total:
+            rich.line(t("card.other_dialogs", lang, count=total), bold=True)
+            for other in await other_dialogs(client.id, dialog.id, OTHER_DIALOGS):
+                await self.add_other(rich, other, now)
+        return rich, self.buttons(dialog, total > OTHER_DIALOGS)
+
+    async def add_other(self, rich: Rich, other: Dialog, now: Any) -> None:
+        lang, tz = self.lang, self.team.settings.tz
+        await add_dialog_line(rich, other, chat_id=self.team.chat_id, now=now, tz=tz, lang=lang)
+        last = await last_message(other.id)
+        if last is not None:
+            who = "→" if last.kind.value == "out" else "←"
+            text = clip(last.text) or (
+                f"[{last.attachments[0]['kind']}]" if last.attachments else ""
+            )
+            rich.line(f"   {who} {text} · {local(last.created_at, tz)}")
+
+    def status_text(self, dialog: Dialog) -> str:
+        lang = self.lang
+        if dialog.status is DialogStatus.SNOOZED:
+            if dialog.snoozed_until is None:
+                return t("card.snoozed_forever", lang)
+            when = local(dialog.snoozed_until, self.team.settings.tz)
+            return t("card.snoozed_until", lang, when=when)
+        return t(f"card.status_{dialog.status.value}", lang)
+
+    def buttons(self, dialog: Dialog, more: bool) -> InlineKeyboardMarkup:
+        lang, d = self.lang, dialog.id
+
+        def button(key: str, data: str) -> InlineKeyboardButton:
+            return InlineKeyboardButton(text=t(key, lang), callback_data=data)
+
+        if dialog.status is DialogStatus.CLOSED:
+            first = [button("card.button.reopen", f"card:reopen:{d}")]
+        else:
+            first = [
+                button("button.close", f"dlg:close:{d}"),
+                button("button.snooze", f"dlg:snooze:{d}"),
+            ]
+        second = [
+            button("card.button.assign", f"asgm:{d}"),
+            button("card.button.history", f"card:history:{d}"),
+        ]
+        if more:
+            second.append(button("card.button.dialogs", f"card:dialogs:{d}"))
+        return InlineKeyboardMarkup(inline_keyboard=[first, second])
+
+    # ---- the outbox handler ---------------------------------------------------------------
+
+    async def show(self, item: OutboxItem) -> None:
+        dialog = await Dialog.get(id=item.payload["dialog_id"])
+        # The first card (in the topic's lane) may create the topic; redraws only follow one.
+        if item.payload.get("initial"):
+            link: TopicLink | None = await self.team.desk.topic_of(dialog)
+        else:
+            link = await TopicLink.get_or_none(dialog_id=dialog.id)
+        if link is None:
+            return
+        rich, markup = await self.render(dialog)
+        digest = digest_of(rich.text, rich.entities, markup.model_dump_json())
+        panel = await Panel.get_or_none(key=card_key(dialog.id))
+        if panel is not None and panel.message_id and panel.digest == digest:
+            return
+        if (
+            panel is not None
+            and panel.message_id
+            and await self.edit(panel.message_id, rich, markup)
+        ):
+            panel.digest, panel.updated_at = digest, self.core.clock.now()
+            await panel.save(update_fields=["digest", "updated_at"])
+            return
+        message_id = await self.post(dialog, link, rich, markup)
+        if panel is None:
+            panel = Panel(key=card_key(dialog.id), chat_id=self.team.chat_id)
+        panel.message_id, panel.digest, panel.updated_at = message_id, digest, self.core.clock.now()
+        await panel.save()
+        link.card_message_id = message_id
+        await link.save(update_fields=["card_message_id"])
+
+    async def edit(self, message_id: int, rich: Rich, markup: InlineKeyboardMarkup) -> bool:
+        """False when the card message is gone and a new one is needed."""
+        bot = self.team.bot
+        try:
+            await self.team.desk.group_call(
+                lambda: bot.edit_message_text(
+                    chat_id=self.team.chat_id,
+                    message_id=message_id,
+                    text=rich.text,
+                    entities=rich.message_entities(),
+                    reply_markup=markup,
+                    link_preview_options=NO_PREVIEW,
+                )
+            )
+        except TelegramBadRequest as exc:
+            if is_not_modified(exc):
+                return True
+            log.warning("card %s cannot be edited (%s): posting a new one", message_id, exc.message)
+            return False
+        except ThreadGone:
+            return False
+        return True
+
+    async def post(
+        self, dialog: Dialog, link: TopicLink, rich: Rich, markup: InlineKeyboardMarkup
+    ) -> int:
+        bot, chat_id = self.team.bot, self.team.chat_id
+        try:
+            sent = await self.team.desk.group_call(
+                lambda: bot.send_message(
+                    chat_id,
+                    rich.text,
+                    entities=rich.message_entities(),
+                    reply_markup=markup,
+                    message_thread_id=link.thread_id,
+                    link_preview_options=NO_PREVIEW,
+                )
+            )
+        except ThreadGone:
+            await self.team.desk.heal(dialog, link)
+            raise RetryLater(0, "topic recreated") from None
+        try:
+            await bot.pin_chat_message(chat_id, sent.message_id, disable_notification=True)
+        except TelegramBadRequest as exc:
+            log.warning("card %s not pinned: %s", sent.message_id, exc.message)
+        return sent.message_id
+
+
+def card_router(team: Team, card: Card) -> Router:
+    router = group_router("team-card", team)
+    core = team.core
+
+    @router.callback_query(F.data.startswith("card:"))
+    async def card_button(query: CallbackQuery, operator: Any, lang: str) -> None:
+        _, action, raw = (query.data or "::").split(":", 2)
+        dialog = await Dialog.get_or_none(id=int(raw)) if raw.isdigit() else None
+        if dialog is None or not isinstance(query.message, Message):
+            await query.answer(t("error.not_dialog", lang), show_alert=True)
+            return
+        if action == "reopen":
+            if dialog.status is DialogStatus.OPEN:
+                await query.answer(t("error.already_open", lang))
+                return
+            await core.dialogs.reopen(dialog.id, operator)
+            await query.answer(t("done.reopened", lang, name=operator.name))
+            return
+        if action == "dialogs":
+            rich = await dialogs_text(card, dialog, lang)
+        elif action == "history":
+            rich = await history_text(team, dialog, lang)
+        else:
+            await query.answer()
+            return
+        await team.spend()
+        await query.message.answer(
+            rich.text,
+            entities=rich.message_entities(),
+            link_preview_options=NO_PREVIEW,
+        )
+        await query.answer()
+
+    return router
+
+
+async def dialogs_text(card: Card, dialog: Dialog, lang: str) -> Rich:
+    client_id = dialog.client_id  # type: ignore[attr-defined]
+    others = await other_dialogs(client_id, dialog.id, MORE_DIALOGS)
+    rich = Rich().add(t("card.all_dialogs", lang, count=len(others)), bold=True)
+    for other in others:
+        if not rich.fits():
+            break
+        await card.add_other(rich, other, card.core.clock.now())
+    return rich
+
+
+async def history_text(team: Team, dialog: Dialog, lang: str) -> Rich:
+    tz = team.settings.tz
+    messages = await client_history(dialog.client_id, HISTORY)  # type: ignore[attr-defined]
+    rich = Rich().add(t("card.history", lang, count=len(messages)), bold=True)
+    channels = {c.id: c.name for c in await Channel.all()}
+    dialog_channels = {
+        d.id: channels.get(d.channel_id, "")  # type: ignore[attr-defined]
+        for d in await Dialog.filter(client_id=dialog.client_id)  # type: ignore[attr-defined]
+    }
+    for message in messages:
+        if not rich.fits(300):
+            break
+        who = message.sender_name or ("→" if message.kind.value == "out" else "←")
+        body = clip(message.text, 200) or (
+            f"[{message.attachments[0]['kind']}]" if message.attachments else ""
+        )
+        where = dialog_channels.get(message.dialog_id, "")  # type: ignore[attr-defined]
+        rich.line(f"{local(message.created_at, tz)} · {where} · ", bold=False)
+        rich.add(who, bold=True).add(f": {body}")
+    if not messages:
+        rich.line(t("card.no_history", lang))
+    return rich

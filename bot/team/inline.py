@@ -1,0 +1,79 @@
+"""Inline mode: `@bot query` lists templates by name; the chosen one is relayed as a reply."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.types import (
+    InlineQuery,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    Message,
+)
+
+from bot.team.context import Team, group_router
+from bot.team.roles import is_group_member, remember_operator
+from bot.team.templates import Templates, preview, rendered
+from connectors.telegram.inbound import message_to_inbound
+from core.models import Client, Operator
+
+RESULTS = 20
+
+
+def inline_router(team: Team, templates: Templates) -> Router:
+    router = Router(name="team-inline")
+
+    @router.inline_query()
+    async def search(query: InlineQuery) -> None:
+        user = query.from_user
+        operator = await Operator.get_or_none(user_id=user.id, active=True)
+        if operator is None and not await is_group_member(team.bot, team.chat_id, user.id):
+            # Templates are the team's: nobody else sees them.
+            await query.answer([], cache_time=0, is_personal=True)
+            return
+        if operator is None:
+            operator = await remember_operator(user, team.core.clock)
+        found = await templates.service.search(query.query, RESULTS)
+        results = [
+            InlineQueryResultArticle(
+                id=str(template.id),
+                title=template.name,
+                description=preview(template)[:200],
+                input_message_content=InputTextMessageContent(
+                    message_text=(await rendered(template, None, operator)) or template.name
+                ),
+            )
+            for template in found
+        ]
+        await query.answer(results, cache_time=0, is_personal=True)  # type: ignore[arg-type]
+
+    return router
+
+
+def via_bot_router(team: Team) -> Router:
+    """A template chosen inline appears "via @bot" in a topic: relayed with {client} filled."""
+    router = group_router("team-via-bot", team)
+
+    @router.message(F.via_bot.id == team.bot.id, F.is_topic_message)
+    async def relay(message: Message, operator: Operator) -> None:
+        dialog = await team.dialog_of(message)
+        if dialog is None:
+            return
+        client = await Client.get(id=dialog.client_id)  # type: ignore[attr-defined]
+        content = message_to_inbound(message, channel_id=0, bot_id=team.bot.id)
+        text = content.text.replace("{client}", client.name)
+        await team.core.conversation.reply(
+            dialog.id,
+            operator,
+            text,
+            entities=content.entities if text == content.text else [],
+            attachments=content.attachments,
+            source_ref=f"team:{message.message_id}",
+            meta={
+                "team_chat_id": team.chat_id,
+                "team_message_ids": [message.message_id],
+                "team_bot_id": team.bot.id,
+                "via_inline": True,
+            },
+        )
+
+    return router

@@ -1,0 +1,22 @@
+"""Messages the bot keeps up to date by editing: the client card of a topic, the board."""
+
+from __future__ import annotations
+
+import hashlib
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Panel(Model):
+    # "card:<dialog id>" or "board"; `digest` is what the message shows now.
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=64, unique=True)
+    chat_id = fields.BigIntField()
+    message_id = fields.BigIntField(null=True)
+    digest = fields.CharField(max_length=64, default="")
+    updated_at = fields.DatetimeField()
+
+
+def digest_of(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()

@@ -1,0 +1,184 @@
+"""Quick-reply templates: /t in a topic sends one; /templates and /template manage them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+from bot.i18n import t
+from bot.storage import TopicLink
+from bot.team.content import send_content
+from bot.team.context import Team, group_router
+from bot.team.texts import with_header
+from connectors.telegram.inbound import message_to_inbound
+from core.models import Client, Dialog, Operator, Template
+from core.templates import TemplateError, TemplateService, render
+
+MAX_CHOICES = 10
+PREVIEW = 60
+
+
+def preview(template: Template) -> str:
+    text = " ".join(template.text.split())
+    clip = text[:PREVIEW] + ("…" if len(text) > PREVIEW else "")
+    media = " 📎" if template.attachments else ""
+    return f"{template.name}{media} — {clip}" if clip else f"{template.name}{media}"
+
+
+async def rendered(template: Template, dialog: Dialog | None, operator: Operator) -> str:
+    client = await Client.get(id=dialog.client_id) if dialog else None  # type: ignore[attr-defined]
+    # Without a dialog (inline mode knows none) {client} stays for the relay to fill in.
+    return render(
+        template.text, client=client.name if client else "{client}", operator=operator.name
+    )
+
+
+class Templates:
+    def __init__(self, team: Team) -> None:
+        self.team = team
+        self.service = TemplateService(team.core.ctx)
+
+    async def send(self, dialog: Dialog, template: Template, operator: Operator) -> None:
+        """Show the reply in the topic, then deliver it to the client like any reply."""
+        team = self.team
+        text = await rendered(template, dialog, operator)
+        link = await TopicLink.get_or_none(dialog_id=dialog.id)
+        header = f"💬 {operator.name} · {template.name}"
+        shown, entities = with_header(header, text, [])
+        ids: list[int] = []
+        if link is not None:
+            await team.spend()
+            ids = await send_content(
+                team.bot,
+                team.chat_id,
+                text=shown,
+                entities=entities,
+                attachments=list(template.attachments),
+                bots=team.desk.bots,
+                thread_id=link.thread_id,
+            )
+        await team.core.conversation.reply(
+            dialog.id,
+            operator,
+            text,
+            attachments=list(template.attachments),
+            source_ref=f"team:{ids[0]}" if ids else None,
+            meta={"template": template.name, "team_chat_id": team.chat_id, "team_message_ids": ids},
+        )
+
+    async def list_text(self, lang: str) -> str:
+        templates = await self.service.all()
+        if not templates:
+            return t("template.none", lang)
+        lines = [t("template.title", lang)] + [f"• {preview(x)}" for x in templates]
+        return "\n".join(lines)[:4000]
+
+    async def manage(self, message: Message, args: str, operator: Operator, lang: str) -> None:
+        team = self.team
+        action, rest = ([*args.strip().split(maxsplit=1), "", ""])[:2]
+        action = action.lower()
+        if action not in ("add", "del", "delete", "rm"):
+            await team.say(message, t("template.usage", lang))
+            return
+        assert message.from_user
+        if not await team.is_manager(message.from_user):
+            await team.say(message, t("error.managers_only", lang))
+            return
+        name, text = ([*rest.strip().split(maxsplit=1), "", ""])[:2]
+        if not name:
+            await team.say(message, t("template.usage", lang))
+            return
+        if action != "add":
+            done = await self.service.delete(name)
+            key = "template.deleted" if done else "template.unknown"
+            await team.say(message, t(key, lang, name=name.lower()))
+            return
+        attachments: list[dict[str, Any]] = []
+        text = text.strip()
+        replied = message.reply_to_message
+        if replied is not None and replied.message_id != message.message_thread_id:
+            content = message_to_inbound(replied, channel_id=0, bot_id=team.bot.id)
+            attachments = content.attachments
+            text = text or content.text
+        try:
+            template, created = await self.service.add(name, text, operator, attachments)
+        except TemplateError as exc:
+            await team.say(message, t(exc.args[0], lang))
+            return
+        key = "template.added" if created else "template.replaced"
+        await team.say(message, t(key, lang, name=template.name))
+
+
+def choices_keyboard(dialog_id: int, templates: list[Template]) -> InlineKeyboardMarkup:
+    rows = [
+        [InlineKeyboardButton(text=preview(x)[:60], callback_data=f"tpl:{dialog_id}:{x.id}")]
+        for x in templates[:MAX_CHOICES]
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def templates_router(team: Team, templates: Templates) -> Router:
+    router = group_router("team-templates", team)
+
+    @router.message(Command("t"))
+    async def quick_reply(
+        message: Message, command: CommandObject, operator: Operator, lang: str
+    ) -> None:
+        dialog = await team.dialog_of(message)
+        if dialog is None:
+            key = "error.not_dialog" if message.is_topic_message else "error.topic_only"
+            await team.say(message, t(key, lang))
+            return
+        query = (command.args or "").strip()
+        if not query:
+            await team.say(message, t("template.t_usage", lang))
+            return
+        found = await templates.service.search(query)
+        if not found:
+            await team.say(message, t("template.no_match", lang, query=query))
+            return
+        if len(found) == 1:
+            await templates.send(dialog, found[0], operator)
+            return
+        await team.say(
+            message, t("template.several", lang), reply_markup=choices_keyboard(dialog.id, found)
+        )
+
+    @router.callback_query(F.data.startswith("tpl:"))
+    async def chosen(query: CallbackQuery, operator: Operator, lang: str) -> None:
+        _, raw_dialog, raw_template = (query.data or "::").split(":", 2)
+        dialog = await Dialog.get_or_none(id=int(raw_dialog)) if raw_dialog.isdigit() else None
+        template = (
+            await Template.get_or_none(id=int(raw_template)) if raw_template.isdigit() else None
+        )
+        if dialog is None:
+            await query.answer(t("error.not_dialog", lang), show_alert=True)
+            return
+        if template is None:
+            await query.answer(t("template.gone", lang), show_alert=True)
+            return
+        await templates.send(dialog, template, operator)
+        if isinstance(query.message, Message):
+            # Deleting the choice costs nothing from the group's budget; editing would.
+            await team.bot.delete_message(team.chat_id, query.message.message_id)
+        await query.answer(t("template.sent", lang, name=template.name))
+
+    add_management(router, team, templates)
+    return router
+
+
+def add_management(router: Router, team: Team, templates: Templates) -> None:
+    """/templates and /template: in the group and in the private chat alike."""
+
+    @router.message(Command("templates"))
+    async def list_templates(message: Message, lang: str) -> None:
+        await team.say(message, await templates.list_text(lang))
+
+    @router.message(Command("template"))
+    async def manage(
+        message: Message, command: CommandObject, operator: Operator, lang: str
+    ) -> None:
+        await templates.manage(message, command.args or "", operator, lang)

@@ -1,0 +1,103 @@
+"""Read-only questions the team asks: which dialogs, in what order, with which tags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tortoise.functions import Count
+
+from core.lifecycle import DialogStatus
+from core.models import Dialog, Message, MessageKind, Tag
+
+
+class Sort(StrEnum):
+    WAITING = "waiting"  # longest-waiting client first, answered ones last
+    ACTIVITY = "activity"  # most recent message first
+    AGE = "age"  # oldest dialog first
+
+
+UNASSIGNED = 0
+
+
+@dataclass
+class DialogQuery:
+    statuses: tuple[DialogStatus, ...] = (DialogStatus.OPEN,)
+    # None = anyone; UNASSIGNED = nobody; otherwise an operator's id.
+    assignee_id: int | None = None
+    tags: tuple[str, ...] = ()
+    channel_id: int | None = None
+    sort: Sort = Sort.WAITING
+
+
+async def find_dialogs(
+    query: DialogQuery, offset: int = 0, limit: int = 10
+) -> tuple[list[Dialog], int]:
+    rows = Dialog.filter(status__in=list(query.statuses))
+    if query.assignee_id == UNASSIGNED:
+        rows = rows.filter(assignee_id=None)
+    elif query.assignee_id is not None:
+        rows = rows.filter(assignee_id=query.assignee_id)
+    for name in query.tags:
+        tagged = await Dialog.filter(tags__name=name).values_list("id", flat=True)
+        rows = rows.filter(id__in=list(tagged))
+    if query.channel_id is not None:
+        rows = rows.filter(channel_id=query.channel_id)
+    total = await rows.count()
+    if query.sort is Sort.ACTIVITY:
+        ordered = rows.order_by("-last_message_at", "-id")
+    elif query.sort is Sort.AGE:
+        ordered = rows.order_by("created_at", "id")
+    else:
+        # SQLite and PostgreSQL put NULLs on different ends: sort the waiting ones apart.
+        waiting = await rows.filter(waiting_since__isnull=False).order_by("waiting_since", "id")
+        answered = await rows.filter(waiting_since__isnull=True).order_by("-last_message_at", "-id")
+        return (waiting + answered)[offset : offset + limit], total
+    return list(await ordered.offset(offset).limit(limit)), total
+
+
+async def other_dialogs(client_id: int, exclude_id: int, limit: int = 3) -> list[Dialog]:
+    return list(
+        await Dialog.filter(client_id=client_id)
+        .exclude(id=exclude_id)
+        .order_by("-last_message_at", "-id")
+        .limit(limit)
+    )
+
+
+async def count_other_dialogs(client_id: int, exclude_id: int) -> int:
+    return await Dialog.filter(client_id=client_id).exclude(id=exclude_id).count()
+
+
+async def last_message(dialog_id: int) -> Message | None:
+    return (
+        await Message.filter(dialog_id=dialog_id, kind__in=[MessageKind.IN, MessageKind.OUT])
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+async def client_history(client_id: int, limit: int = 15) -> list[Message]:
+    """The client's latest messages across all their dialogs, oldest first."""
+    latest = (
+        await Message.filter(
+            dialog__client_id=client_id, kind__in=[MessageKind.IN, MessageKind.OUT]
+        )
+        .order_by("-created_at", "-id")
+        .limit(limit)
+    )
+    return list(reversed(latest))
+
+
+async def tag_counts() -> list[tuple[str, int, int]]:
+    """(tag, dialogs, open dialogs) for every tag, by name."""
+    tags = await Tag.all().annotate(total=Count("dialogs")).order_by("name")
+    result = []
+    for tag in tags:
+        open_count = await Dialog.filter(tags__id=tag.id, status=DialogStatus.OPEN).count()
+        result.append((tag.name, int(tag.total), open_count))  # type: ignore[attr-defined]
+    return result
+
+
+async def tag_names(dialog_id: int) -> list[str]:
+    return sorted(await Tag.filter(dialogs__id=dialog_id).values_list("name", flat=True))  # type: ignore[arg-type]
