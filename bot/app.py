@@ -14,12 +14,14 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiohttp import web
 
 from bot import i18n
+from bot.health import Health
 from bot.polling import DurablePoller
 from bot.private import private_router
 from bot.storage import EXTRA_APPS
 from bot.team.budget import GroupBudget
 from bot.team.desk import Desk
 from bot.team.handlers import TeamContext, team_router
+from bot.team.status import StatusBoard, status_router
 from bot.team.teamwork import Teamwork
 from connectors.telegram.client import TelegramClientConnector
 from connectors.telegram.router import client_router
@@ -55,6 +57,8 @@ class App:
         self.bot = make_bot(settings.BOT_TOKEN, settings.TELEGRAM_API_URL)
         self.bots: dict[int, Bot] = {self.bot.id: self.bot}
         self.pollers: list[DurablePoller] = []
+        self.health = Health(self.core.clock)
+        self.bot_names: dict[int, str] = {}
         self.http: web.AppRunner | None = None
         self.desk = Desk(
             self.core,
@@ -72,6 +76,8 @@ class App:
         self.desk.install()
         self.teamwork.install()
         team_dispatcher = Dispatcher()
+        board = StatusBoard(self.desk, self.health, self.settings.tz)
+        team_dispatcher.include_router(status_router(board, self.settings.TEAM_CHAT_ID))
         team = TeamContext(self.core, self.desk, self.bot, self.settings)
         # Before team_router: its catch-alls (unknown commands, replies) would take these.
         team_dispatcher.include_routers(*self.teamwork.group_routers())
@@ -90,7 +96,14 @@ class App:
         await self.desk.requeue_unposted()
         for bot_id, dispatcher in dispatchers.items():
             self.pollers.append(
-                DurablePoller(self.bots[bot_id], dispatcher, self.core.clock, self.poll_timeout)
+                DurablePoller(
+                    self.bots[bot_id],
+                    dispatcher,
+                    self.core.clock,
+                    self.poll_timeout,
+                    health=self.health,
+                    name=f"Telegram ({self.bot_names.get(bot_id, bot_id)})",
+                )
             )
         for poller in self.pollers:
             poller.start()
@@ -99,6 +112,7 @@ class App:
 
     async def add_client_channel(self, bot: Bot, dispatchers: dict[int, Dispatcher]) -> None:
         me = await bot.me()
+        self.bot_names[bot.id] = f"@{me.username}"
         channel = await ensure_channel(
             f"telegram:{bot.id}", ChannelKind.TELEGRAM, f"@{me.username}", self.core.clock.now()
         )
@@ -115,13 +129,18 @@ class App:
             )
         )
 
-    async def health(self, request: web.Request) -> web.Response:
+    async def healthz(self, request: web.Request) -> web.Response:
         pending = await OutboxItem.filter(status="pending").count()
-        return web.json_response({"status": "ok", "outbox_pending": pending})
+        links = {name: s.ok for name, s in self.health.links.items()}
+        status = "ok" if self.health.all_ok else "degraded"
+        return web.json_response(
+            {"status": status, "links": links, "outbox_pending": pending},
+            status=200 if self.health.all_ok else 503,
+        )
 
     async def start_http(self) -> None:
         web_app = web.Application()
-        web_app.router.add_get("/healthz", self.health)
+        web_app.router.add_get("/healthz", self.healthz)
         self.http = web.AppRunner(web_app)
         await self.http.setup()
         site = web.TCPSite(self.http, self.settings.HTTP_HOST, self.settings.HTTP_PORT)

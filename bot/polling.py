@@ -12,6 +12,7 @@ from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, Telegra
 from aiogram.types import Update
 from tortoise.exceptions import IntegrityError
 
+from bot.health import Health
 from core.clock import Clock
 from core.models import InboxItem
 
@@ -29,8 +30,18 @@ ALLOWED_UPDATES = [
 
 
 class DurablePoller:
-    def __init__(self, bot: Bot, dispatcher: Dispatcher, clock: Clock, timeout: int = 20) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        timeout: int = 20,
+        health: Health | None = None,
+        name: str = "Telegram",
+    ) -> None:
         self.bot = bot
+        self.health = health
+        self.name = name
         self.dispatcher = dispatcher
         self.clock = clock
         self.timeout = timeout
@@ -83,12 +94,16 @@ class DurablePoller:
                     allowed_updates=ALLOWED_UPDATES,
                 )
                 failures = 0
+                if self.health:
+                    await self.health.ok(self.name)
             except TelegramRetryAfter as exc:
                 await asyncio.sleep(exc.retry_after)
                 continue
             except (TelegramNetworkError, TelegramServerError, OSError) as exc:
                 failures += 1
                 log.warning("getUpdates failed (%s); retrying", exc)
+                if self.health:
+                    await self.health.failed(self.name, str(exc))
                 await asyncio.sleep(min(30, 2**failures))
                 continue
             for update in updates:

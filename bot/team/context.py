@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -63,11 +62,7 @@ class Team:
 
     async def spend(self) -> None:
         """Wait for one call of the group's budget: an answer to a person must go out."""
-        for _ in range(MAX_BUDGET_WAITS):
-            wait = self.desk.budget.take()
-            if wait <= 0:
-                return
-            await asyncio.sleep(min(wait, 1.0))
+        await self.desk.spend_waiting(MAX_BUDGET_WAITS)
 
     async def say(self, message: Message, text: str, **kwargs: Any) -> Message:
         """A short answer; in the group it counts against the budget like any post."""

@@ -5,6 +5,7 @@ Every call into the group goes through the outbox and the group's budget.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -149,6 +150,16 @@ class Desk:
         wait = self.budget.take()
         if wait > 0:
             raise RetryLater(wait, "group budget", waiting=True)
+
+    async def spend_waiting(self, at_most: float = 30.0) -> None:
+        """For answers to a person in the group: wait for the budget (briefly), then go."""
+        waited = 0.0
+        while waited < at_most:
+            wait = self.budget.take()
+            if wait <= 0:
+                return
+            await asyncio.sleep(min(wait, 1.0))
+            waited += min(wait, 1.0)
 
     async def group_call(self, request: Callable[[], Awaitable[T]]) -> T:
         self.spend()

@@ -13,7 +13,6 @@ from aiogram.types import (
     ReactionTypeEmoji,
     TelegramObject,
 )
-from connectors.telegram.inbound import message_to_inbound
 
 from bot import snooze as snoozing
 from bot.i18n import pick_language, t
@@ -21,6 +20,7 @@ from bot.storage import ChatMessage, TopicLink
 from bot.team.desk import Desk
 from bot.team.keyboards import snooze_keyboard
 from bot.team.roles import remember_operator
+from connectors.telegram.inbound import message_to_inbound
 from core.lifecycle import InvalidTransition
 from core.models import Dialog, Operator
 from core.models import Message as CoreMessage
@@ -86,7 +86,7 @@ def team_router(team: TeamContext) -> Router:
 
     async def say(message: Message, text: str) -> None:
         # Command answers are short and count against the group's budget like any post.
-        desk.spend()
+        await desk.spend_waiting()
         await message.reply(text)
 
     @router.message(SERVICE)
@@ -140,7 +140,7 @@ def team_router(team: TeamContext) -> Router:
             await say(message, t("error.not_dialog", lang))
             return
         if not (command.args or "").strip():
-            desk.spend()
+            await desk.spend_waiting()
             await message.reply(
                 t("snooze.choose", lang), reply_markup=snooze_keyboard(dialog.id, lang)
             )
@@ -183,7 +183,7 @@ def team_router(team: TeamContext) -> Router:
         try:
             await team.bot.send_message(operator.user_id, text)
         except Exception:
-            desk.spend()
+            await desk.spend_waiting()
             await team.bot.send_message(chat_id, text, message_thread_id=message.message_thread_id)
 
     @router.message(Command("c"))
@@ -278,7 +278,7 @@ def team_router(team: TeamContext) -> Router:
             await query.answer(t("done.closed", lang, name=operator.name))
             return
         if action == "snooze" and isinstance(query.message, Message):
-            desk.spend()
+            await desk.spend_waiting()
             await query.message.answer(
                 t("snooze.choose", lang), reply_markup=snooze_keyboard(dialog.id, lang)
             )
@@ -307,7 +307,7 @@ def team_router(team: TeamContext) -> Router:
         text = snoozed_text(presets[key], lang, operator)
         if isinstance(query.message, Message):
             # The keyboard message becomes the confirmation: an edit, not a new post.
-            desk.spend()
+            await desk.spend_waiting()
             await query.message.edit_text(text)
         await query.answer(text)
 
