@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -122,6 +123,7 @@ async def build_desk(emulator: Any, **settings: Any) -> AsyncIterator[Desk]:
     app = App(
         settings_for(emulator, group["chat_id"], **settings), clock=clock, tick=3600, poll_timeout=1
     )
+    serialize_outbox_rounds(app.core.outbox)
     await app.start()
     try:
         yield Desk(
@@ -136,6 +138,19 @@ async def build_desk(emulator: Any, **settings: Any) -> AsyncIterator[Desk]:
         )
     finally:
         await app.stop()
+
+
+def serialize_outbox_rounds(worker: Any) -> None:
+    """Desk.wait drains the outbox while the app's own loop runs: one round at a time, or
+    both would take the same row and send it twice (an album arrived three times)."""
+    lock = asyncio.Lock()
+    run_once = worker.run_once
+
+    async def one_round() -> int:
+        async with lock:
+            return int(await run_once())
+
+    worker.run_once = one_round
 
 
 @pytest.fixture

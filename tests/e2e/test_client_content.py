@@ -13,8 +13,11 @@ PHOTO = {"file_name": "p.jpg", "content_base64": base64.b64encode(b"photo-bytes"
 
 
 def bot_posts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """What the bot posted in a topic: no service lines, nothing operators wrote."""
-    return [m for m in messages if m["from"]["is_bot"] and m["kind"] != "service"]
+    """What the bot posted in a topic: no service lines, no pinned card, nothing operators
+    wrote."""
+    return [
+        m for m in messages if m["from"]["is_bot"] and m["kind"] != "service" and not m["pinned"]
+    ]
 
 
 def shown_text(message: dict[str, Any]) -> str:
