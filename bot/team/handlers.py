@@ -151,8 +151,8 @@ def team_router(team: TeamContext) -> Router:
         except snoozing.SnoozeError:
             await say(message, t("error.snooze_form", lang))
             return
-        await do_snooze(dialog, until, operator)
-        await say(message, snoozed_text(until, lang, operator))
+        problem = await do_snooze(dialog, until, operator)
+        await say(message, t(problem, lang) if problem else snoozed_text(until, lang, operator))
 
     async def do_snooze(dialog: Dialog, until: Any, operator: Operator) -> str | None:
         moment = None if until is snoozing.FOREVER else until
