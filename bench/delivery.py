@@ -19,6 +19,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,7 @@ class Result:
     cpu: float = 0.0
     per_group_per_minute: int = 20
     throughput: float | None = None
+    by_method: Counter[str] = field(default_factory=Counter)
 
     @property
     def label(self) -> str:
@@ -382,6 +384,7 @@ def tally(
             result.group_too_many += in_group
         if in_group and entry.get("ok") and entry["method"].lower() in GROUP_METHODS:
             result.group_calls += 1
+            result.by_method[entry["method"]] += 1
             result.relay_calls += entry["token"] in relays
     if not result.spec.limits and seen:
         first = min(sent_at.values())
@@ -475,6 +478,9 @@ def render(results: Sequence[Result]) -> str:
         "    edit*, create/edit/close/reopenForumTopic). Emulator, eadesk and the load share "
         "one process.",
     ]
+    for r in results:
+        calls = ", ".join(f"{name} {n}" for name, n in r.by_method.most_common())
+        out.append(f"Group API calls of {r.label}: {calls or 'none'}.")
     if not spec.limits:
         out += [
             "[2] visible messages ÷ (last first-seen − first send); bounded by the schedule "
