@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aiogram import F, Router
@@ -191,13 +191,15 @@ class AssigneeNotices:
 
     async def on_message(self, event: MessageCreated) -> None:
         if event.kind == MessageKind.IN.value and event.dialog_id:
-            await self.batch(event.dialog_id, woke=False)
+            await self.batch(event.dialog_id, woke=False, first_message_id=event.message_id)
 
     async def on_status(self, event: StatusChanged) -> None:
         if event.dialog_id and event.data.get("action") == "wake":
             await self.batch(event.dialog_id, woke=True)
 
-    async def batch(self, dialog_id: int, *, woke: bool) -> None:
+    async def batch(
+        self, dialog_id: int, *, woke: bool, first_message_id: int | None = None
+    ) -> None:
         """One notice per burst: the first event queues it with a delay, later ones join it."""
         dialog = await Dialog.get(id=dialog_id)
         assignee_id = dialog.assignee_id  # type: ignore[attr-defined]
@@ -206,8 +208,11 @@ class AssigneeNotices:
         key = f"activity:{assignee_id}:{dialog_id}"
         pending = await OutboxItem.filter(merge_key=key, status=OutboxStatus.PENDING).first()
         if pending is not None:
-            if woke and not pending.payload.get("woke"):
-                pending.payload = {**pending.payload, "woke": True}
+            payload = dict(pending.payload)
+            payload["woke"] = payload.get("woke") or woke
+            payload["from_message_id"] = payload.get("from_message_id") or first_message_id
+            if payload != pending.payload:
+                pending.payload = payload
                 await pending.save(update_fields=["payload"])
             return
         await enqueue(
@@ -216,7 +221,8 @@ class AssigneeNotices:
             {
                 "dialog_id": dialog_id,
                 "operator_id": assignee_id,
-                "since": self.core.clock.now().isoformat(),
+                # Client messages from this one on are counted when the notice goes out.
+                "from_message_id": first_message_id,
                 "woke": woke,
             },
             priority=Priority.PRIVATE,
@@ -258,10 +264,14 @@ class AssigneeNotices:
         dialog = await Dialog.get(id=p["dialog_id"])
         if dialog.assignee_id != operator.id:  # type: ignore[attr-defined]
             return
-        since = datetime.fromisoformat(p["since"])
-        count = await CoreMessage.filter(
-            dialog_id=dialog.id, kind=MessageKind.IN, created_at__gte=since
-        ).count()
+        first = p.get("from_message_id")
+        count = (
+            await CoreMessage.filter(
+                dialog_id=dialog.id, kind=MessageKind.IN, id__gte=first
+            ).count()
+            if first
+            else 0
+        )
         title, url = await self.topic(dialog.id)
         lang = operator.language or self.team.desk.lang
         lines = []
