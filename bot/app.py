@@ -19,7 +19,7 @@ from bot.polling import DurablePoller
 from bot.private import private_router
 from bot.storage import EXTRA_APPS
 from bot.team.budget import GroupBudget
-from bot.team.desk import Desk
+from bot.team.desk import Desk, Poster
 from bot.team.handlers import TeamContext, team_router
 from bot.team.status import StatusBoard, status_router
 from bot.team.teamwork import Teamwork
@@ -67,6 +67,14 @@ class App:
             self.bots,
             GroupBudget(settings.GROUP_MESSAGES_PER_MINUTE),
             settings.LANGUAGE,
+            settings.tz,
+            relays=[
+                Poster(
+                    make_bot(token, settings.TELEGRAM_API_URL),
+                    GroupBudget(settings.GROUP_MESSAGES_PER_MINUTE),
+                )
+                for token in settings.RELAY_BOT_TOKENS
+            ],
         )
         self.teamwork = Teamwork(self.core, self.desk, self.bot, settings)
 
@@ -161,7 +169,7 @@ class App:
         await self.core.stop()
         if self.http:
             await self.http.cleanup()
-        for bot in self.bots.values():
+        for bot in [*self.bots.values(), *(p.bot for p in self.desk.posters[1:])]:
             await bot.session.close()
         await close_database()
 

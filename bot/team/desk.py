@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.types import ReplyParameters
 
 from bot.i18n import t
 from bot.storage import ChatMessage, Once, TopicLink
@@ -21,7 +24,7 @@ from bot.team.calls import ThreadGone, call, is_not_modified
 from bot.team.content import send_content
 from bot.team.keyboards import dialog_buttons
 from bot.team.links import topic_title, topic_url
-from bot.team.texts import with_header
+from bot.team.texts import shift_entities, to_entities, utf16_len, with_header
 from core.events import DeliveryFailed, MessageCreated, MessageEdited, NoteCreated, StatusChanged
 from core.lifecycle import DialogStatus
 from core.models import Channel, Client, Dialog, Message, MessageKind, Note, Operator, OutboxItem
@@ -37,8 +40,18 @@ TOPIC_STATUS = "topic.status"
 TOPIC_NOTICE = "topic.notice"
 PRIVATE_NOTE = "private.note"
 ALBUM_WAIT_SECONDS = 1.5
+# A coalesced post stays well inside one Telegram message.
+COALESCE_LIMIT = 3500
 # After a crash, client messages this recent that never reached their topic are posted.
 REQUEUE_DAYS = 7
+
+
+@dataclass
+class Poster:
+    """A bot that may post client messages into topics, with its own group budget."""
+
+    bot: Bot
+    budget: GroupBudget
 
 
 class Desk:
@@ -50,6 +63,8 @@ class Desk:
         bots: dict[int, Bot],
         budget: GroupBudget,
         language: str,
+        tz: ZoneInfo | None = None,
+        relays: list[Poster] | None = None,
     ) -> None:
         self.core = core
         self.bot = bot
@@ -57,6 +72,9 @@ class Desk:
         self.bots = bots
         self.budget = budget
         self.lang = language
+        self.tz = tz or ZoneInfo("UTC")
+        # Client messages may go out through relay bots: each has its own group budget.
+        self.posters = [Poster(bot, budget), *(relays or [])]
 
     # ---- wiring -------------------------------------------------------------------------
 
@@ -214,31 +232,26 @@ class Desk:
     async def post_client_message(self, item: OutboxItem) -> dict[str, Any] | None:
         message = await Message.get(id=item.payload["message_id"])
         if await ChatMessage.exists(message_id=message.id, chat_id=self.chat_id):
-            return None
+            return None  # already shown, e.g. as part of a coalesced post
         dialog = await Dialog.get(id=message.dialog_id)  # type: ignore[attr-defined]
         link = await self.topic_of(dialog)
-        batch = [message]
-        if message.album_key:
-            batch = [
-                m
-                for m in await Message.filter(
-                    dialog_id=dialog.id, kind=MessageKind.IN, album_key=message.album_key
-                ).order_by("id")
-                if not await ChatMessage.exists(message_id=m.id, chat_id=self.chat_id)
-            ]
-        text = next((m.text for m in batch if m.text), "")
-        entities = next((m.entities for m in batch if m.text), [])
-        header = message.sender_name or "—"
-        if dialog.subject and await self.is_first(message):
-            header = f"{header} · {dialog.subject}"
-        text, entities = with_header(header, text, entities)
+        poster = self.pick_poster()
+        batch = await self.batch_from(message)
+        if len(batch) > 1 and not message.album_key:
+            text, entities = self.coalesced(batch)
+        else:
+            text = next((m.text for m in batch if m.text), "")
+            entities = next((m.entities for m in batch if m.text), [])
+            header = message.sender_name or "—"
+            if dialog.subject and await self.is_first(message):
+                header = f"{header} · {dialog.subject}"
+            text, entities = with_header(header, text, entities)
         attachments = [a for m in batch for a in m.attachments]
         reply_to = await self.topic_copy_of(message.reply_to_id)  # type: ignore[attr-defined]
         first = await self.is_first(batch[0])
-        self.spend()
         try:
             ids = await send_content(
-                self.bot,
+                poster.bot,
                 self.chat_id,
                 text=text,
                 entities=entities,
@@ -254,8 +267,60 @@ class Desk:
         except ThreadGone:
             await self.heal(dialog, link)
             raise RetryLater(0, "topic recreated") from None
-        await self.remember_copies(batch, ids)
-        return {"ids": ids}
+        await self.remember_copies(batch, ids, poster.bot.id)
+        return {"ids": ids, "coalesced": len(batch), "bot": poster.bot.id}
+
+    def pick_poster(self) -> Poster:
+        """The bot (main or relay) whose group budget frees first; spend one call of it."""
+        best = min(self.posters, key=lambda p: p.budget.wait_time())
+        wait = best.budget.take()
+        if wait > 0:
+            raise RetryLater(wait, "group budget", waiting=True)
+        return best
+
+    async def batch_from(self, head: Message) -> list[Message]:
+        """What goes out in one topic message: an album whole, or the client's texts that
+        piled up while the group's budget was spent — in order, never reordered."""
+        unposted = [
+            m
+            for m in await Message.filter(
+                dialog_id=head.dialog_id,  # type: ignore[attr-defined]
+                kind=MessageKind.IN,
+                id__gte=head.id,
+            ).order_by("id")
+            if not await ChatMessage.exists(message_id=m.id, chat_id=self.chat_id)
+        ]
+        if head.album_key:
+            return [m for m in unposted if m.album_key == head.album_key]
+        if head.attachments:
+            return [head]
+        batch: list[Message] = []
+        size = 0
+        for m in unposted:
+            if m.attachments or m.album_key:
+                break
+            size += len(m.text) + len(m.sender_name) + 16
+            if batch and size > COALESCE_LIMIT:
+                break
+            batch.append(m)
+        return batch or [head]
+
+    def coalesced(self, batch: list[Message]) -> tuple[str, list[dict[str, Any]]]:
+        """Several client texts as one post: who once (or per line in group dialogs), when."""
+        senders = {m.sender_name for m in batch}
+        text, entities = "", []  # type: tuple[str, list[dict[str, Any]]]
+        if len(senders) == 1:
+            text, entities = with_header(batch[0].sender_name or "—", "", [])
+            text += "\n"
+        for m in batch:
+            when = m.created_at.astimezone(self.tz).strftime("%H:%M")
+            label = f"{when} {m.sender_name}: " if len(senders) > 1 else f"{when} "
+            start = utf16_len(text)
+            text += label
+            entities.append({"type": "italic", "offset": start, "length": utf16_len(label)})
+            entities.extend(shift_entities(m.entities, utf16_len(text)))
+            text += m.text + "\n"
+        return text.rstrip("\n"), entities
 
     async def is_first(self, message: Message) -> bool:
         first = (
@@ -271,43 +336,55 @@ class Desk:
         copy = await ChatMessage.filter(message_id=message_id, chat_id=self.chat_id).first()
         return int(copy.tg_message_id) if copy else None
 
-    async def remember_copies(self, batch: list[Message], ids: list[int]) -> None:
-        # An album maps part to part; a text split in several parts maps to its first.
+    async def remember_copies(self, batch: list[Message], ids: list[int], bot_id: int) -> None:
+        # An album maps part to part; coalesced texts all map to the one post.
         for index, message in enumerate(batch):
             tg_id = ids[min(index, len(ids) - 1)]
-            await ChatMessage.get_or_create(
+            await ChatMessage.create(
                 chat_id=self.chat_id,
                 tg_message_id=tg_id,
-                defaults={"message": message, "bot_id": self.bot.id, "created_at": self.now()},
+                message=message,
+                bot_id=bot_id,
+                created_at=self.now(),
             )
 
     async def mirror_client_edit(self, item: OutboxItem) -> None:
         message = await Message.get(id=item.payload["message_id"])
-        copy_id = await self.topic_copy_of(message.id)
-        if copy_id is None:
+        copy = await ChatMessage.filter(message_id=message.id, chat_id=self.chat_id).first()
+        if copy is None:
             return
-        text, entities = with_header(message.sender_name or "—", message.text, message.entities)
         edited = t("topic.edited_mark", self.lang)
-        text, entities = text + f"\n{edited}", entities
-        from bot.team.texts import to_entities
-
-        request = lambda: (  # noqa: E731
-            self.bot.edit_message_caption(
-                chat_id=self.chat_id,
-                message_id=copy_id,
-                caption=text,
-                caption_entities=to_entities(entities),
+        text, entities = with_header(message.sender_name or "—", message.text, message.entities)
+        text += f"\n{edited}"
+        poster = next((p for p in self.posters if p.bot.id == copy.bot_id), self.posters[0])
+        bot, copy_id = poster.bot, int(copy.tg_message_id)
+        shared = await ChatMessage.filter(chat_id=self.chat_id, tg_message_id=copy_id).count()
+        if shared > 1 or message.attachments:
+            # A coalesced post or a media caption is not rewritten: the new text is shown
+            # as a reply to it.
+            dialog = await Dialog.get(id=message.dialog_id)  # type: ignore[attr-defined]
+            link = await self.topic_of(dialog)
+            request: Callable[[], Awaitable[Any]] = lambda: bot.send_message(  # noqa: E731
+                self.chat_id,
+                text,
+                entities=to_entities(entities),
+                message_thread_id=link.thread_id,
+                reply_parameters=ReplyParameters(
+                    message_id=copy_id, allow_sending_without_reply=True
+                ),
             )
-            if message.attachments
-            else self.bot.edit_message_text(
+        else:
+            request = lambda: bot.edit_message_text(  # noqa: E731
                 chat_id=self.chat_id,
                 message_id=copy_id,
                 text=text,
                 entities=to_entities(entities),
             )
-        )
+        wait = poster.budget.take()
+        if wait > 0:
+            raise RetryLater(wait, "group budget", waiting=True)
         try:
-            await self.group_call(request)
+            await call(request())
         except TelegramBadRequest as exc:
             if not is_not_modified(exc):
                 raise GiveUp(exc.message) from exc
