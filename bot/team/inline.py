@@ -61,19 +61,21 @@ def via_bot_router(team: Team) -> Router:
         client = await Client.get(id=dialog.client_id)  # type: ignore[attr-defined]
         content = message_to_inbound(message, channel_id=0, bot_id=team.bot.id)
         text = content.text.replace("{client}", client.name)
+        filled = text != content.text
+        # The topic shows "{client}" unfilled: the client's copy is rebuilt, not copied.
+        origin = {} if filled else {
+            "team_chat_id": team.chat_id,
+            "team_message_ids": [message.message_id],
+            "team_bot_id": team.bot.id,
+        }  # fmt: skip
         await team.core.conversation.reply(
             dialog.id,
             operator,
             text,
-            entities=content.entities if text == content.text else [],
+            entities=[] if filled else content.entities,
             attachments=content.attachments,
             source_ref=f"team:{message.message_id}",
-            meta={
-                "team_chat_id": team.chat_id,
-                "team_message_ids": [message.message_id],
-                "team_bot_id": team.bot.id,
-                "via_inline": True,
-            },
+            meta={**origin, "via_inline": True},
         )
 
     return router

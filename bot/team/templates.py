@@ -66,7 +66,8 @@ class Templates:
             text,
             attachments=list(template.attachments),
             source_ref=f"team:{ids[0]}" if ids else None,
-            meta={"template": template.name, "team_chat_id": team.chat_id, "team_message_ids": ids},
+            # No team message ids: the topic copy carries a header the client must not see.
+            meta={"template": template.name},
         )
 
     async def list_text(self, lang: str) -> str:
