@@ -1,0 +1,126 @@
+"""Under the group's budget: coalesced client messages, and relay bots with their own budget."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from core.clock import FrozenClock
+from core.models import OutboxItem
+from tests.e2e.conftest import TEAM_TOKEN, serialize_outbox_rounds, settings_for
+
+RELAY_TOKEN = "700777:relay-bot-token"
+RIGHTS = {"can_manage_topics": True, "can_delete_messages": True, "can_pin_messages": True}
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 5000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def next_minute(self, app: Any) -> None:
+        """A minute passes for the budgets; work that waited for them is due now."""
+        self.now += 61
+        await OutboxItem.filter(status="pending").update(not_before=app.core.ctx.wall.now())
+
+
+@asynccontextmanager
+async def running(emulator: Any, relays: list[str], per_minute: int) -> AsyncIterator[Any]:
+    from bot.app import App
+
+    await emulator.bot(TEAM_TOKEN, username="acme_help_bot")
+    for token in relays:
+        await emulator.bot(token)
+    group = await emulator.group(
+        title="Acme support",
+        forum=True,
+        bots=[
+            {"token": t, "status": "administrator", "rights": RIGHTS} for t in [TEAM_TOKEN, *relays]
+        ],
+    )
+    settings = settings_for(
+        emulator,
+        group["chat_id"],
+        GROUP_MESSAGES_PER_MINUTE=per_minute,
+        RELAY_BOT_TOKENS=",".join(relays),
+    )
+    app = App(settings, clock=FrozenClock(), tick=3600, poll_timeout=1)
+    serialize_outbox_rounds(app.core.outbox)
+    # The budgets run on a clock the test moves, so a minute passes at once.
+    clock = FakeMonotonic()
+    for poster in app.desk.posters:
+        poster.budget._clock = clock
+        poster.budget.per_second = 100
+    await app.start()
+    try:
+        yield app, group["chat_id"], clock
+    finally:
+        await app.stop()
+
+
+async def client_posts(emulator: Any, chat_id: int) -> list[dict[str, Any]]:
+    """Topic posts that show client messages (the card and notices are not counted)."""
+    return [
+        m
+        for m in await emulator.messages(chat_id)
+        if m["from"]["is_bot"] and m.get("thread_id") and "hello" in (m.get("text") or "")
+    ]
+
+
+async def test_texts_waiting_for_the_budget_go_out_as_one_post_in_order(emulator):
+    client = await emulator.user("Ann", last_name="Lee")
+    async with running(emulator, [], per_minute=3) as (app, chat_id, clock):
+        await emulator.send(client["id"], to_bot="acme_help_bot", text="hello first")
+
+        async def posts(n):
+            await app.core.outbox.drain()
+            found = await client_posts(emulator, chat_id)
+            return found if len(found) >= n else None
+
+        await emulator.wait_for(lambda: posts(1), timeout=8)
+        for word in ("second", "third", "fourth"):
+            await emulator.send(client["id"], to_bot="acme_help_bot", text=f"hello {word}")
+        # The topic, its card and the first post spent this minute's budget.
+        for _ in range(10):
+            await app.core.outbox.drain()
+            await asyncio.sleep(0.1)
+        assert len(await client_posts(emulator, chat_id)) == 1
+        await clock.next_minute(app)
+        shown = await emulator.wait_for(lambda: posts(2), timeout=8)
+        assert len(shown) == 2
+        combined = shown[1]["text"]
+        assert combined.startswith("Ann Lee\n")
+        assert combined.index("second") < combined.index("third") < combined.index("fourth")
+        posts_of_texts = [
+            c
+            for c in await emulator.calls("sendMessage")
+            if c["ok"] and "hello" in str(c["params"].get("text"))
+        ]
+        assert len(posts_of_texts) == 2
+
+
+async def test_a_relay_bot_posts_when_the_main_bot_spent_its_budget(emulator):
+    client = await emulator.user("Ann", last_name="Lee")
+    other = await emulator.user("Bob")
+    async with running(emulator, [RELAY_TOKEN], per_minute=2) as (app, chat_id, clock):
+        await emulator.send(client["id"], to_bot="acme_help_bot", text="hello from Ann")
+        await emulator.send(other["id"], to_bot="acme_help_bot", text="hello from Bob")
+
+        async def two_posts():
+            await app.core.outbox.drain()
+            found = await client_posts(emulator, chat_id)
+            if len(found) < 2:
+                await clock.next_minute(app)
+                return None
+            return found
+
+        posts = await emulator.wait_for(two_posts, timeout=10, interval=0.2)
+        # Topics and cards are the main bot's work; a client message went out by the relay.
+        assert 700777 in {p["from"]["id"] for p in posts}, posts
+        assert len({p["thread_id"] for p in posts}) == 2
+        calls = await emulator.calls()
+        assert not [c for c in calls if c.get("error_code") == 429]
