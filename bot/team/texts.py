@@ -1,17 +1,12 @@
-"""Text building for the team group: UTF-16 offsets, headers, splitting. Never parse_mode."""
+"""Text for the team group: a bold header above a client's text. Never parse_mode."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aiogram.types import MessageEntity
+from connectors.telegram.texts import to_entities, utf16_len
 
-TEXT_LIMIT = 4096
-CAPTION_LIMIT = 1024
-
-
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+__all__ = ["shift_entities", "to_entities", "utf16_len", "with_header"]
 
 
 def shift_entities(entities: list[dict[str, Any]], by: int) -> list[dict[str, Any]]:
@@ -27,26 +22,3 @@ def with_header(
     prefix = f"{header}\n" if text else header
     bold = {"type": "bold", "offset": 0, "length": utf16_len(header)}
     return prefix + text, [bold, *shift_entities(entities, utf16_len(prefix))]
-
-
-def to_entities(entities: list[dict[str, Any]]) -> list[MessageEntity] | None:
-    return [MessageEntity.model_validate(e) for e in entities] or None
-
-
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Split at paragraph, line or word boundaries so that every part fits."""
-    parts: list[str] = []
-    while utf16_len(text) > limit:
-        cut = limit
-        while utf16_len(text[:cut]) > limit:
-            cut -= 1
-        window = text[:cut]
-        for sep in ("\n\n", "\n", " "):
-            at = window.rfind(sep)
-            if at > cut // 2:
-                cut = at + len(sep)
-                break
-        parts.append(text[:cut])
-        text = text[cut:]
-    parts.append(text)
-    return parts

@@ -15,6 +15,7 @@ from typing import Any
 from aiogram import Bot
 from aiogram.types import (
     BufferedInputFile,
+    InlineKeyboardMarkup,
     InputFile,
     InputMediaAudio,
     InputMediaDocument,
@@ -66,10 +67,28 @@ def _chunks(run: list[Att]) -> list[list[Att]]:
 
 
 class Outbound:
-    def __init__(self, bot: Bot, bots: dict[int, Bot], chat_id: int) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        bots: dict[int, Bot],
+        chat_id: int,
+        *,
+        thread_id: int | None = None,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> None:
         self.bot = bot
         self.bots = bots
         self.chat_id = chat_id
+        # Into a forum topic when posting in a team group; None in a private chat.
+        self.thread_id = thread_id
+        # Buttons ride on the first single message (an album cannot carry them).
+        self._markup = markup
+
+    def where(self, single: bool = True) -> dict[str, Any]:
+        extra: dict[str, Any] = {"message_thread_id": self.thread_id}
+        if single and self._markup is not None:
+            extra["reply_markup"], self._markup = self._markup, None
+        return extra
 
     def plan(self, text: str, entities: list[dict[str, Any]], attachments: list[Att]) -> list[Step]:
         steps: list[Step] = []
@@ -99,6 +118,7 @@ class Outbound:
                     entities=to_entities(entities),
                     parse_mode=None,
                     reply_parameters=reply,
+                    **self.where(),
                 )
             ]
 
@@ -117,7 +137,9 @@ class Outbound:
                 extra = caption if index == 0 else {"parse_mode": None}
                 media.append(MEDIA_TYPES[att["kind"]](media=await self.file(att), **extra))
             return list(
-                await self.bot.send_media_group(self.chat_id, media, reply_parameters=reply)
+                await self.bot.send_media_group(
+                    self.chat_id, media, reply_parameters=reply, **self.where(single=False)
+                )
             )
 
         return send
@@ -126,9 +148,10 @@ class Outbound:
         self, att: Att, caption: dict[str, Any], reply: ReplyParameters | None
     ) -> TgMessage:
         bot, chat_id, kind = self.bot, self.chat_id, att["kind"]
+        where = self.where()
         if kind == "location":
             return await bot.send_location(
-                chat_id, att["latitude"], att["longitude"], reply_parameters=reply
+                chat_id, att["latitude"], att["longitude"], reply_parameters=reply, **where
             )
         if kind == "contact":
             return await bot.send_contact(
@@ -137,12 +160,13 @@ class Outbound:
                 att.get("first_name") or att["phone_number"],
                 last_name=att.get("last_name"),
                 reply_parameters=reply,
+                **where,
             )
         file = await self.file(att)
         if kind == "sticker":
-            return await bot.send_sticker(chat_id, file, reply_parameters=reply)
+            return await bot.send_sticker(chat_id, file, reply_parameters=reply, **where)
         if kind == "video_note":
-            return await bot.send_video_note(chat_id, file, reply_parameters=reply)
+            return await bot.send_video_note(chat_id, file, reply_parameters=reply, **where)
         senders: dict[str, Callable[..., Awaitable[TgMessage]]] = {
             "photo": bot.send_photo,
             "video": bot.send_video,
@@ -151,7 +175,7 @@ class Outbound:
             "animation": bot.send_animation,
         }
         send = senders.get(kind, bot.send_document)
-        return await send(chat_id, file, reply_parameters=reply, **caption)
+        return await send(chat_id, file, reply_parameters=reply, **caption, **where)
 
     async def file(self, att: Att) -> str | InputFile:
         file_id, owner_id = att.get("file_id"), att.get("bot_id")
