@@ -179,8 +179,9 @@ class Desk:
             await asyncio.sleep(min(wait, 1.0))
             waited += min(wait, 1.0)
 
-    async def group_call(self, request: Callable[[], Awaitable[T]]) -> T:
-        self.spend()
+    async def group_call(self, request: Callable[[], Awaitable[T]], *, spent: bool = False) -> T:
+        if not spent:
+            self.spend()
         try:
             return await call(request())
         except RetryLater as exc:
@@ -201,10 +202,14 @@ class Desk:
             return link
         return await self.create_topic(dialog)
 
-    async def create_topic(self, dialog: Dialog, replacing: TopicLink | None = None) -> TopicLink:
+    async def create_topic(
+        self, dialog: Dialog, replacing: TopicLink | None = None, *, spent: bool = False
+    ) -> TopicLink:
         status = DialogStatus.OPEN.value
         title = await self.title_for(dialog, status)
-        topic = await self.group_call(lambda: self.bot.create_forum_topic(self.chat_id, title))
+        topic = await self.group_call(
+            lambda: self.bot.create_forum_topic(self.chat_id, title), spent=spent
+        )
         if replacing is not None:
             replacing.thread_id = topic.message_thread_id
             replacing.title, replacing.shown_status, replacing.closed = title, status, False
@@ -222,7 +227,10 @@ class Desk:
     async def heal(self, dialog: Dialog, link: TopicLink) -> None:
         """The topic was deleted: a new one, the dialog re-mapped, a one-line summary."""
         old_thread = link.thread_id
-        await self.create_topic(dialog, replacing=link)
+        # Only now is the thread known to be gone: wait for the budget here. Retrying instead
+        # would spend a call on the dead thread first and, with the budget full, never heal.
+        await self.spend_waiting()
+        await self.create_topic(dialog, replacing=link, spent=True)
         count = await Message.filter(dialog_id=dialog.id, kind=MessageKind.IN).count()
         log.warning("dialog %s: topic %s was gone, now %s", dialog.id, old_thread, link.thread_id)
         await self.notice(dialog.id, "notice.topic_recreated", count=count, status=dialog.status)

@@ -79,7 +79,9 @@ async def test_close_button_then_reopen_command(desk):
 
     async def reopened():
         shown = await topic(desk)
-        return shown if not shown["closed"] and shown["name"] == "Ann Lee · @acme_help_bot" else None
+        return (
+            shown if not shown["closed"] and shown["name"] == "Ann Lee · @acme_help_bot" else None
+        )
 
     await desk.wait(reopened)
     assert await desk.status() is DialogStatus.OPEN

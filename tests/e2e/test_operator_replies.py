@@ -43,7 +43,9 @@ async def test_every_kind_reaches_the_client(desk):
     await operator_sends(desk, thread, video_note={})
     await operator_sends(desk, thread, sticker={})
     await operator_sends(desk, thread, location={"latitude": 59.93, "longitude": 30.31})
-    await operator_sends(desk, thread, contact={"phone_number": "+74950000000", "first_name": "Desk"})
+    await operator_sends(
+        desk, thread, contact={"phone_number": "+74950000000", "first_name": "Desk"}
+    )
 
     got = await client_received(desk, 10)
     assert [m["kind"] for m in got] == [
@@ -80,7 +82,9 @@ async def test_a_reply_to_a_client_message_is_a_reply_for_the_client(desk):
         return posts[0] if posts else None
 
     copy = await desk.wait(header_post)
-    await operator_sends(desk, thread, text="Answering this", reply_to_message_id=copy["message_id"])
+    await operator_sends(
+        desk, thread, text="Answering this", reply_to_message_id=copy["message_id"]
+    )
     await operator_sends(desk, thread, text="And a plain follow-up")
     got = await client_received(desk, 2)
     assert got[0]["text"] == "Answering this"

@@ -131,20 +131,24 @@ async def test_each_operator_in_their_language(desk):
 
 async def test_other_languages_get_the_configured_language(emulator):
     async for desk in build_desk(emulator, LANGUAGE="ru"):
-        thread = await open_topic(desk)
-        german = await emulator.user("Greta", language_code="de")
-        await desk.in_topic(thread, "/frobnicate", who=german)
-        said = await desk.wait(lambda: bot_says(desk, thread, "Неизвестная команда"))
-        assert len(said) == 1
-        # The client's greeting follows the client's language, Russian here as well.
-        stranger = await emulator.user("Hans", language_code="de")
-        await desk.client_says("/start", who=stranger)
+        await german_speakers_get_russian(desk)
 
-        async def greeted():
-            return [m for m in await desk.client_chat(stranger) if m["from"]["is_bot"]]
 
-        greeting = await desk.wait(greeted)
-        assert greeting[0]["text"].startswith("Здравствуйте")
+async def german_speakers_get_russian(desk) -> None:
+    thread = await open_topic(desk)
+    german = await desk.emu.user("Greta", language_code="de")
+    await desk.in_topic(thread, "/frobnicate", who=german)
+    said = await desk.wait(lambda: bot_says(desk, thread, "Неизвестная команда"))
+    assert len(said) == 1
+    # The client's greeting follows the client's language, Russian here as well.
+    stranger = await desk.emu.user("Hans", language_code="de")
+    await desk.client_says("/start", who=stranger)
+
+    async def greeted():
+        return [m for m in await desk.client_chat(stranger) if m["from"]["is_bot"]]
+
+    greeting = await desk.wait(greeted)
+    assert greeting[0]["text"].startswith("Здравствуйте")
 
 
 async def test_unknown_command_in_a_topic_gets_one_clear_line(desk):
