@@ -6,7 +6,7 @@ import base64
 from typing import Any
 
 from core.lifecycle import DialogStatus
-from core.models import Dialog
+from core.models import Dialog, OutboxItem
 from tests.e2e.conftest import build_desk
 
 PHOTO = {"file_name": "p.jpg", "content_base64": base64.b64encode(b"photo-bytes").decode()}
@@ -210,3 +210,26 @@ async def separate_client_bot(desk, client_bot: str) -> None:
     assert got[1]["file_size"] == len(b"photo-bytes")
     # The team bot's private chat with the client stays empty: the client bot answered.
     assert await emulator.private_messages(desk.client["id"], desk.bot_username) == []
+
+
+async def test_a_burst_of_client_messages_is_shown_exactly_once(desk):
+    await desk.client_says("one")
+    thread = (await desk.only_topic())["thread_id"]
+    words = ["two", "three", "four", "five", "six"]
+    for word in words:
+        await desk.client_says(word)
+
+    async def all_shown():
+        shown = "\n".join(shown_text(m) for m in bot_posts(await desk.topic_messages(thread)))
+        return shown if all(w in shown for w in words) else None
+
+    # Those that waited for the group's budget are coalesced into one post; each is shown
+    # once, also after the outbox has nothing left to retry.
+    await desk.wait(all_shown)
+
+    async def nothing_left_to_post():
+        return not await OutboxItem.filter(kind="topic.post", status="pending").exists()
+
+    await desk.wait(nothing_left_to_post)
+    shown = "\n".join(shown_text(m) for m in bot_posts(await desk.topic_messages(thread)))
+    assert {w: shown.count(w) for w in words} == dict.fromkeys(words, 1), shown
