@@ -45,7 +45,9 @@ class ChatMessage(Model):
     created_at = fields.DatetimeField()
 
     class Meta:
-        unique_together = (("chat_id", "tg_message_id"),)
+        # One copy per message and chat; several messages may share one post (coalesced).
+        unique_together = (("message", "chat_id"),)
+        indexes = (("chat_id", "tg_message_id"),)
 
 
 class Once(Model):

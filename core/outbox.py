@@ -84,6 +84,8 @@ class OutboxWorker:
         self.concurrency = concurrency
         self.poll = poll
         self._task: asyncio.Task[None] | None = None
+        # One round at a time: two rounds at once would take the same rows and send twice.
+        self._round = asyncio.Lock()
 
     def handle(self, kind: str, handler: Handler) -> None:
         self.handlers[kind] = handler
@@ -104,10 +106,11 @@ class OutboxWorker:
         return picked[:limit]
 
     async def run_once(self) -> int:
-        items = await self.due(self.ctx.wall.now(), self.concurrency)
-        if items:
-            await asyncio.gather(*(self._process(item) for item in items))
-        return len(items)
+        async with self._round:
+            items = await self.due(self.ctx.wall.now(), self.concurrency)
+            if items:
+                await asyncio.gather(*(self._process(item) for item in items))
+            return len(items)
 
     async def _process(self, item: OutboxItem) -> None:
         handler = self.handlers.get(item.kind)

@@ -2,6 +2,7 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 from tortoise.fields.base import OnDelete
 from tortoise import fields
+from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
     dependencies = [('core', '0001_initial')]
@@ -19,7 +20,7 @@ class Migration(migrations.Migration):
                 ('bot_id', fields.BigIntField()),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'chatmessage', 'app': 'bot', 'unique_together': (('chat_id', 'tg_message_id'),), 'pk_attr': 'id'},
+            options={'table': 'chatmessage', 'app': 'bot', 'unique_together': (('message', 'chat_id'),), 'indexes': [Index(fields=['chat_id', 'tg_message_id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(

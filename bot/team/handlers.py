@@ -227,9 +227,9 @@ def team_router(team: TeamContext) -> Router:
         if message.reply_to_message and message.reply_to_message.message_id != (
             message.message_thread_id
         ):
-            copy = await ChatMessage.get_or_none(
+            copy = await ChatMessage.filter(
                 chat_id=chat_id, tg_message_id=message.reply_to_message.message_id
-            )
+            ).first()
             reply_to_id = copy.message_id if copy else None  # type: ignore[attr-defined]
         await core.conversation.reply(
             dialog.id,
