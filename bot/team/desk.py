@@ -233,7 +233,8 @@ class Desk:
         await self.create_topic(dialog, replacing=link, spent=True)
         count = await Message.filter(dialog_id=dialog.id, kind=MessageKind.IN).count()
         log.warning("dialog %s: topic %s was gone, now %s", dialog.id, old_thread, link.thread_id)
-        await self.notice(dialog.id, "notice.topic_recreated", count=count, status=dialog.status)
+        status = t(f"status.word.{dialog.status.value}", self.lang)
+        await self.notice(dialog.id, "notice.topic_recreated", count=count, status=status)
 
     # ---- handlers -----------------------------------------------------------------------------
 
