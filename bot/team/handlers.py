@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -11,15 +10,14 @@ from aiogram.types import (
     CallbackQuery,
     Message,
     ReactionTypeEmoji,
-    TelegramObject,
 )
 
 from bot import snooze as snoozing
-from bot.i18n import pick_language, t
+from bot.i18n import t
 from bot.storage import ChatMessage, TopicLink
+from bot.team.context import operator_middleware
 from bot.team.desk import Desk
 from bot.team.keyboards import snooze_keyboard
-from bot.team.roles import remember_operator
 from connectors.telegram.inbound import message_to_inbound
 from core.lifecycle import InvalidTransition
 from core.models import Dialog, Operator
@@ -60,18 +58,7 @@ def team_router(team: TeamContext) -> Router:
     core, desk = team.core, team.desk
     tz = team.settings.tz
 
-    async def with_operator(
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        user = data.get("event_from_user")
-        if user is None or user.is_bot:
-            return None
-        data["operator"] = await remember_operator(user, core.clock)
-        data["lang"] = pick_language(user.language_code)
-        return await handler(event, data)
-
+    with_operator = operator_middleware(core.clock)
     # Inner middlewares: they run after the router's chat filter, so that a client writing
     # to the bot in private is never recorded as an operator.
     router.message.middleware(with_operator)
