@@ -222,3 +222,42 @@ async def test_tags_list_and_my(desk, monkeypatch):
 
     my = await desk.wait(mine)
     assert "Ann Lee" in my["text"] and "Bob" not in my["text"]
+
+
+async def test_the_dialogs_button_lists_every_other_dialog_of_the_client(emulator):
+    from tests.e2e.conftest import TEAM_TOKEN
+
+    extra = [(f"70001{i}:client-bot-{i}", f"acme_line{i}_bot") for i in range(4)]
+    for token, username in extra:
+        await emulator.bot(token, username=username)
+    tokens = ",".join([TEAM_TOKEN, *(token for token, _ in extra)])
+    async for desk in teamwork_desk(emulator, TELEGRAM_CLIENT_BOT_TOKENS=tokens):
+        for index, (_, username) in enumerate(extra):
+            await desk.emu.send(desk.client["id"], to_bot=username, text=f"line {index} question")
+
+        async def four_topics(d=desk):
+            topics = await d.topics()
+            return topics if len(topics) == 4 else None
+
+        await desk.wait(four_topics, timeout=15)
+        await desk.client_says("and one more to support")
+
+        async def five_topics(d=desk):
+            topics = await d.topics()
+            return topics if len(topics) == 5 else None
+
+        topics = await desk.wait(five_topics, timeout=15)
+        newest = max(t["thread_id"] for t in topics)
+        card = await desk.wait(lambda d=desk, n=newest: card_says(d, n, "Other dialogs (4)"))
+        # The card shows three; the button shows them all.
+        await press(desk, desk.operator, card, "Dialogs")
+
+        async def listing(d=desk, n=newest):
+            for m in await d.topic_messages(n):
+                if "Other dialogs of this client (4)" in (m.get("text") or ""):
+                    return m
+            return None
+
+        shown = await desk.wait(listing)
+        for index in range(4):
+            assert f"line {index} question" in shown["text"]
