@@ -78,6 +78,23 @@ class Desk:
         return (await self.dialog()).status
 
 
+async def bot_says(desk: Desk, thread: int, needle: str) -> list[dict[str, Any]]:
+    """The bot's posts in a topic that contain `needle`."""
+    return [
+        m
+        for m in await desk.topic_messages(thread)
+        if m["from"]["is_bot"] and needle in (m.get("text") or "")
+    ]
+
+
+async def open_topic(desk: Desk) -> int:
+    """The client says Hello; the topic shows it; its thread id."""
+    await desk.client_says("Hello")
+    thread = (await desk.only_topic())["thread_id"]
+    await desk.wait(lambda: bot_says(desk, thread, "Hello"))
+    return int(thread)
+
+
 def settings_for(emu: Any, chat_id: int, **extra: Any) -> Settings:
     values: dict[str, Any] = {
         "BOT_TOKEN": TEAM_TOKEN,

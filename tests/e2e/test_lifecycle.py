@@ -9,23 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.lifecycle import DialogStatus
+from tests.e2e.conftest import bot_says, open_topic
 
 MOSCOW = ZoneInfo("Europe/Moscow")  # the desk's TIMEZONE; the clock starts Mon 5 Jan 12:00 there
-
-
-async def open_topic(desk) -> int:
-    await desk.client_says("Hello")
-    thread = (await desk.only_topic())["thread_id"]
-    await desk.wait(lambda: bot_says(desk, thread, "Hello"))
-    return int(thread)
-
-
-async def bot_says(desk, thread: int, needle: str) -> list[dict[str, Any]]:
-    return [
-        m
-        for m in await desk.topic_messages(thread)
-        if m["from"]["is_bot"] and needle in (m.get("text") or "")
-    ]
 
 
 async def with_button(desk, thread: int, data_prefix: str) -> tuple[dict[str, Any], str]:

@@ -6,22 +6,7 @@ from typing import Any
 
 from core.lifecycle import DialogStatus
 from core.models import Dialog, InboxItem, Message, MessageKind, Operator
-from tests.e2e.conftest import build_desk
-
-
-async def open_topic(desk) -> int:
-    await desk.client_says("Hello")
-    thread = (await desk.only_topic())["thread_id"]
-    await desk.wait(lambda: bot_says(desk, thread, "Hello"))
-    return int(thread)
-
-
-async def bot_says(desk, thread: int, needle: str) -> list[dict[str, Any]]:
-    return [
-        m
-        for m in await desk.topic_messages(thread)
-        if m["from"]["is_bot"] and needle in (m.get("text") or "")
-    ]
+from tests.e2e.conftest import bot_says, build_desk, open_topic
 
 
 async def private_answers(desk, who: dict[str, Any], count: int = 1) -> list[dict[str, Any]]:
