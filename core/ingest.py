@@ -163,7 +163,9 @@ class Ingest:
             dialog.last_message_at = now
             if dialog.waiting_since is None:
                 dialog.waiting_since = now
-            await dialog.save(update_fields=["last_message_at", "waiting_since"])
+            # A client who writes can be written to again (they unblocked us).
+            dialog.unreachable = False
+            await dialog.save(update_fields=["last_message_at", "waiting_since", "unreachable"])
             result.message = message
         events.append(MessageCreated(dialog_id=dialog.id, at=now, message_id=message.id, kind="in"))
         return result, events

@@ -97,9 +97,10 @@ class Desk:
             return
         message = await Message.get(id=event.message_id)
         await self.queue_post(message)
+        # Should they block us again, the topic is told again.
+        await Once.filter(key=f"unreachable:{event.dialog_id}").delete()
 
     async def queue_post(self, message: Message) -> None:
-
         delay = timedelta(seconds=ALBUM_WAIT_SECONDS) if message.album_key else None
         await enqueue(
             self.core.ctx,

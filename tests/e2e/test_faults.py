@@ -36,6 +36,17 @@ async def test_a_client_who_blocked_the_bot_is_marked_and_the_topic_told_once(de
     assert (await desk.dialog()).unreachable
     assert not [m for m in await desk.client_chat() if m["from"]["is_bot"]]
 
+    # Writing again unblocks the bot: the dialog is reachable, replies arrive again.
+    await desk.client_says("Sorry, I am back")
+    await desk.wait(lambda: shown(desk, thread, "Sorry, I am back"))
+    assert not (await desk.dialog()).unreachable
+    await desk.in_topic(thread, "Welcome back")
+
+    async def reply_arrived():
+        return [m for m in await desk.client_chat() if m.get("text") == "Welcome back"]
+
+    assert await desk.wait(reply_arrived)
+
 
 async def test_a_deleted_topic_is_replaced_and_the_message_shown_there(desk):
     old = await open_topic(desk)
