@@ -188,7 +188,12 @@ class _Checker:
                 )
                 return
             if member.status == ChatMemberStatus.ADMINISTRATOR:
-                self.say(True, f"{name} is an administrator of the team group")
+                topics = getattr(member, "can_manage_topics", False)
+                self.say(
+                    True,
+                    f"{name} is an administrator of the team group"
+                    + ("" if topics else " (turn on “Manage Topics” to let it create topics too)"),
+                )
             else:
                 self.say(
                     False,

@@ -52,6 +52,8 @@ class Poster:
 
     bot: Bot
     budget: GroupBudget
+    # Relays without "Manage Topics" only post; found out on the first refusal.
+    can_create_topics: bool = True
 
 
 class Desk:
@@ -208,9 +210,24 @@ class Desk:
     ) -> TopicLink:
         status = DialogStatus.OPEN.value
         title = await self.title_for(dialog, status)
-        topic = await self.group_call(
-            lambda: self.bot.create_forum_topic(self.chat_id, title), spent=spent
-        )
+        if spent:
+            topic = await self.group_call(
+                lambda: self.bot.create_forum_topic(self.chat_id, title), spent=True
+            )
+        else:
+            # Any bot allowed to manage topics may create one: topic work spreads over budgets.
+            poster = self.pick_poster(creating_topic=True)
+            try:
+                topic = await call(poster.bot.create_forum_topic(self.chat_id, title))
+            except TelegramBadRequest as exc:
+                if poster is self.posters[0] or "rights" not in exc.message:
+                    raise
+                poster.can_create_topics = False
+                raise RetryLater(0, "relay cannot manage topics") from exc
+            except RetryLater as exc:
+                if exc.args and exc.args[0] == "429":
+                    poster.budget.penalize(exc.delay)
+                raise
         if replacing is not None:
             replacing.thread_id = topic.message_thread_id
             replacing.title, replacing.shown_status, replacing.closed = title, status, False
@@ -280,9 +297,10 @@ class Desk:
         await self.remember_copies(batch, ids, poster.bot.id)
         return {"ids": ids, "coalesced": len(batch), "bot": poster.bot.id}
 
-    def pick_poster(self) -> Poster:
+    def pick_poster(self, creating_topic: bool = False) -> Poster:
         """The bot (main or relay) whose group budget frees first; spend one call of it."""
-        best = min(self.posters, key=lambda p: p.budget.wait_time())
+        able = [p for p in self.posters if p.can_create_topics or not creating_topic]
+        best = min(able, key=lambda p: p.budget.wait_time())
         wait = best.budget.take()
         if wait > 0:
             raise RetryLater(wait, "group budget", waiting=True)

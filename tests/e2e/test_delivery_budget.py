@@ -29,7 +29,9 @@ class FakeMonotonic:
 
 
 @asynccontextmanager
-async def running(emulator: Any, relays: list[str], per_minute: int) -> AsyncIterator[Any]:
+async def running(
+    emulator: Any, relays: list[str], per_minute: int, relay_rights: dict | None = None
+) -> AsyncIterator[Any]:
     from bot.app import App
 
     await emulator.bot(TEAM_TOKEN, username="acme_help_bot")
@@ -39,7 +41,11 @@ async def running(emulator: Any, relays: list[str], per_minute: int) -> AsyncIte
         title="Acme support",
         forum=True,
         bots=[
-            {"token": t, "status": "administrator", "rights": RIGHTS} for t in [TEAM_TOKEN, *relays]
+            {"token": TEAM_TOKEN, "status": "administrator", "rights": RIGHTS},
+            *(
+                {"token": t, "status": "administrator", "rights": relay_rights or RIGHTS}
+                for t in relays
+            ),
         ],
     )
     settings = settings_for(
@@ -119,8 +125,35 @@ async def test_a_relay_bot_posts_when_the_main_bot_spent_its_budget(emulator):
             return found
 
         posts = await emulator.wait_for(two_posts, timeout=10, interval=0.2)
-        # Topics and cards are the main bot's work; a client message went out by the relay.
+        # The relay took part of the work: client messages, and topics (it may manage them).
         assert 700777 in {p["from"]["id"] for p in posts}, posts
         assert len({p["thread_id"] for p in posts}) == 2
         calls = await emulator.calls()
         assert not [c for c in calls if c.get("error_code") == 429]
+        creators = {c["token"] for c in calls if c["method"] == "createForumTopic" and c["ok"]}
+        assert RELAY_TOKEN in creators, creators
+
+
+async def test_a_relay_without_manage_topics_only_posts(emulator):
+    client = await emulator.user("Ann", last_name="Lee")
+    other = await emulator.user("Bob")
+    only_posting = {"can_manage_topics": False, "can_delete_messages": False,
+                    "can_pin_messages": False}  # fmt: skip
+    async with running(emulator, [RELAY_TOKEN], 2, only_posting) as (app, chat_id, clock):
+        await emulator.send(client["id"], to_bot="acme_help_bot", text="hello from Ann")
+        await emulator.send(other["id"], to_bot="acme_help_bot", text="hello from Bob")
+
+        async def two_posts():
+            await app.core.outbox.drain()
+            found = await client_posts(emulator, chat_id)
+            if len(found) < 2:
+                await clock.next_minute(app)
+                return None
+            return found
+
+        posts = await emulator.wait_for(two_posts, timeout=10, interval=0.2)
+        assert len({p["thread_id"] for p in posts}) == 2
+        calls = await emulator.calls("createForumTopic")
+        assert {c["token"] for c in calls if c["ok"]} == {TEAM_TOKEN}
+        # It was tried once, refused, and not asked again.
+        assert len([c for c in calls if c["token"] == RELAY_TOKEN]) <= 1
