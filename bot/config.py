@@ -120,7 +120,9 @@ class Settings(BaseSettings):
         20, description="messages per minute one bot may send into the team group"
     )
     HTTP_HOST: str = Field("127.0.0.1", description="address of the health endpoint and webhooks")
-    HTTP_PORT: int = Field(8080, description="port of the health endpoint and webhooks")
+    HTTP_PORT: int = Field(
+        8080, description="port of the health endpoint and webhooks; 0 picks a free port"
+    )
     LOG_LEVEL: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
 
     @field_validator("BOT_TOKEN", mode="before")
