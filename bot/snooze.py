@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from bot.i18n import SUPPORTED, catalog
 from core.durations import parse_duration
 
 
@@ -62,53 +63,22 @@ class SnoozeError(ValueError):
 
 
 # Per-language text; the lead will move these into the locale files.
+# The words live in bot/locales/<lang>/snooze.json like every other UI text.
 PHRASES: dict[str, dict[str, str]] = {
-    "en": {
-        "forever": "until the client writes",
-        "today": "until today {time}",
-        "tomorrow": "until tomorrow {time}",
-        "weekday": "until {weekday} {time}",
-        "date": "until {date} {time}",
-        "error_empty": "When should the dialog wake up?",
-        "error_invalid": "I don't understand “{text}”.",
-        "error_past": "“{text}” is already in the past.",
-    },
-    "ru": {
-        "forever": "пока клиент не напишет",
-        "today": "до {time} сегодня",
-        "tomorrow": "до завтра {time}",
-        "weekday": "до {weekday} {time}",
-        "date": "до {date} {time}",
-        "error_empty": "Когда вернуть диалог?",
-        "error_invalid": "Не понимаю «{text}».",
-        "error_past": "«{text}» уже в прошлом.",
-    },
+    lang: {
+        key.removeprefix("snooze.phrase."): text
+        for key, text in catalog(lang).items()
+        if key.startswith("snooze.phrase.")
+    }
+    for lang in SUPPORTED
 }
 
 # Weekday names as describe_until uses them: English plain, Russian in the genitive ("до среды").
 WEEKDAY_NAMES: dict[str, tuple[str, ...]] = {
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-    "ru": (
-        "понедельника",
-        "вторника",
-        "среды",
-        "четверга",
-        "пятницы",
-        "субботы",
-        "воскресенья",
-    ),
+    lang: tuple(catalog(lang)[f"snooze.weekday.{day}"] for day in range(7)) for lang in SUPPORTED
 }
 
-SNOOZE_USAGE: dict[str, str] = {
-    "en": (
-        "Examples: /snooze 2h, /snooze tomorrow, /snooze mon 9:00, /snooze 25.12 10:00, "
-        "/snooze forever"
-    ),
-    "ru": (
-        "Примеры: /snooze 2ч, /snooze завтра, /snooze пн 9:00, /snooze 25.12 10:00, "
-        "/snooze навсегда"
-    ),
-}
+SNOOZE_USAGE: dict[str, str] = {lang: catalog(lang)["snooze.usage"] for lang in SUPPORTED}
 
 _FOREVER_WORDS = frozenset(
     {
