@@ -62,7 +62,6 @@ class SnoozeError(ValueError):
         super().__init__(messages[reason])
 
 
-# Per-language text; the lead will move these into the locale files.
 # The words live in bot/locales/<lang>/snooze.json like every other UI text.
 PHRASES: dict[str, dict[str, str]] = {
     lang: {
