@@ -20,7 +20,7 @@ from bot.private import private_router
 from bot.storage import EXTRA_APPS
 from bot.team.budget import GroupBudget
 from bot.team.desk import Desk, Poster
-from bot.team.handlers import TeamContext, team_router
+from bot.team.handlers import team_router
 from bot.team.status import StatusBoard, status_router
 from bot.team.teamwork import Teamwork
 from connectors.telegram.client import TelegramClientConnector
@@ -86,10 +86,9 @@ class App:
         team_dispatcher = Dispatcher()
         board = StatusBoard(self.desk, self.health, self.settings.tz)
         team_dispatcher.include_router(status_router(board, self.settings.TEAM_CHAT_ID))
-        team = TeamContext(self.core, self.desk, self.bot, self.settings)
         # Before team_router: its catch-alls (unknown commands, replies) would take these.
         team_dispatcher.include_routers(*self.teamwork.group_routers())
-        team_dispatcher.include_router(team_router(team))
+        team_dispatcher.include_router(team_router(self.teamwork.team))
         team_dispatcher.include_router(
             private_router(self.core, self.desk, self.settings.TEAM_CHAT_ID)
         )

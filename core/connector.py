@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -79,9 +79,6 @@ class ConnectorRegistry:
 
     def for_dialog(self, dialog: Dialog) -> Connector:
         return self.for_channel(dialog.channel_id)  # type: ignore[attr-defined]
-
-    def __iter__(self) -> Iterator[Connector]:
-        return iter(list(self._by_channel.values()))
 
 
 async def ensure_channel(key: str, kind: ChannelKind, name: str, now: datetime) -> Channel:

@@ -120,9 +120,13 @@ class OutboxWorker:
         try:
             result = await handler(item)
         except RetryLater as exc:
-            item.attempts += 0 if exc.waiting else 1
+            delay = exc.delay
+            if not exc.waiting:
+                # A failure backs off more each time, so an outage of minutes is outlived.
+                item.attempts += 1
+                delay = max(delay, backoff(item.attempts))
             item.last_error = str(exc)
-            item.not_before = now() + timedelta(seconds=exc.delay)
+            item.not_before = now() + timedelta(seconds=delay)
             if item.attempts >= MAX_ATTEMPTS:
                 item.status = OutboxStatus.FAILED
             await item.save(update_fields=["attempts", "last_error", "not_before", "status"])

@@ -29,13 +29,15 @@ def is_not_modified(exc: TelegramBadRequest) -> bool:
     return "not modified" in exc.message or "TOPIC_NOT_MODIFIED" in exc.message
 
 
-async def call(request: Awaitable[T], attempt: int = 0) -> T:
+async def call(request: Awaitable[T]) -> T:
     try:
         return await request
     except TelegramRetryAfter as exc:
-        raise RetryLater(float(exc.retry_after), "429") from exc
+        # Telegram says exactly how long: a wait for the budget, not a failed attempt.
+        raise RetryLater(float(exc.retry_after), "429", waiting=True) from exc
     except (TimeoutError, TelegramNetworkError, TelegramServerError) as exc:
-        raise RetryLater(min(60.0, 2.0 ** min(attempt + 1, 6)), str(exc)) from exc
+        # The outbox backs off further with every attempt.
+        raise RetryLater(1.0, str(exc) or type(exc).__name__) from exc
     except TelegramBadRequest as exc:
         if is_thread_gone(exc):
             raise ThreadGone(exc.message) from exc

@@ -271,7 +271,7 @@ class Card:
             )
         except ThreadGone:
             await self.team.desk.heal(dialog, link)
-            raise RetryLater(0, "topic recreated") from None
+            raise RetryLater(0, "topic recreated", waiting=True) from None
         try:
             await bot.pin_chat_message(chat_id, sent.message_id, disable_notification=True)
         except TelegramBadRequest as exc:

@@ -12,7 +12,7 @@ from aiogram.types import Message, TelegramObject, User
 from bot.i18n import pick_language
 from bot.storage import TopicLink
 from bot.team.desk import Desk
-from bot.team.roles import is_manager, remember_operator
+from bot.team.roles import is_group_admin, remember_operator
 from core.clock import Clock
 from core.models import Dialog
 from core.service import Core
@@ -50,7 +50,7 @@ class Team:
     async def is_manager(self, user: User) -> bool:
         if self.settings.is_manager(user.id, user.username):
             return True
-        return await is_manager(self.bot, self.chat_id, user, set())
+        return await is_group_admin(self.bot, self.chat_id, user)
 
     async def dialog_of(self, message: Message) -> Dialog | None:
         if not message.is_topic_message or not message.message_thread_id:

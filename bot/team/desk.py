@@ -223,7 +223,7 @@ class Desk:
                 if poster is self.posters[0] or "rights" not in exc.message:
                     raise
                 poster.can_create_topics = False
-                raise RetryLater(0, "relay cannot manage topics") from exc
+                raise RetryLater(0, "relay cannot manage topics", waiting=True) from exc
             except RetryLater as exc:
                 if exc.args and exc.args[0] == "429":
                     poster.budget.penalize(exc.delay)
@@ -293,7 +293,7 @@ class Desk:
             )
         except ThreadGone:
             await self.heal(dialog, link)
-            raise RetryLater(0, "topic recreated") from None
+            raise RetryLater(0, "topic recreated", waiting=True) from None
         await self.remember_copies(batch, ids, poster.bot.id)
         return {"ids": ids, "coalesced": len(batch), "bot": poster.bot.id}
 
@@ -460,7 +460,7 @@ class Desk:
             )
         except ThreadGone:
             await self.heal(dialog, link)
-            raise RetryLater(0, "topic recreated") from None
+            raise RetryLater(0, "topic recreated", waiting=True) from None
 
     async def deliver_note(self, item: OutboxItem) -> None:
         note = await Note.get(id=item.payload["note_id"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import (
     CallbackQuery,
@@ -15,14 +15,12 @@ from aiogram.types import (
 from bot import snooze as snoozing
 from bot.i18n import t
 from bot.storage import ChatMessage, TopicLink
-from bot.team.context import operator_middleware
-from bot.team.desk import Desk
+from bot.team.context import Team, operator_middleware
 from bot.team.keyboards import snooze_keyboard
 from connectors.telegram.inbound import message_to_inbound
 from core.lifecycle import InvalidTransition
 from core.models import Dialog, Operator
 from core.models import Message as CoreMessage
-from core.service import Core
 
 COMMENT_MARK = "✍"
 TOPIC_COMMANDS = ("close", "reopen", "snooze", "c", "note")
@@ -39,17 +37,7 @@ SERVICE = (
 )
 
 
-class TeamContext:
-    """What the group handlers share; built once in the app."""
-
-    def __init__(self, core: Core, desk: Desk, bot: Bot, settings: Any) -> None:
-        self.core = core
-        self.desk = desk
-        self.bot = bot
-        self.settings = settings
-
-
-def team_router(team: TeamContext) -> Router:
+def team_router(team: Team) -> Router:
     router = Router(name="team")
     chat_id = team.settings.TEAM_CHAT_ID
     router.message.filter(F.chat.id == chat_id)

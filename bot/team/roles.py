@@ -46,9 +46,7 @@ async def is_group_member(bot: Bot, chat_id: int, user_id: int) -> bool:
     return member.status in {"creator", "administrator", "member", "restricted"}
 
 
-async def is_manager(bot: Bot, chat_id: int, user: User, managers: set[str]) -> bool:
-    if str(user.id) in managers or (user.username and user.username.lower() in managers):
-        return True
+async def is_group_admin(bot: Bot, chat_id: int, user: User) -> bool:
     try:
         member = await bot.get_chat_member(chat_id, user.id)
     except Exception:

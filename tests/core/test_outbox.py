@@ -28,7 +28,7 @@ from core.models import (
     OutboxItem,
     OutboxStatus,
 )
-from core.outbox import Priority, enqueue
+from core.outbox import Priority, RetryLater, enqueue
 from core.service import Core
 from tests.core.helpers import Recorder, write
 
@@ -279,3 +279,33 @@ async def test_merge_key_keeps_only_the_newest_pending_row(core: Core) -> None:
     # A row already sent is history, not something to replace.
     await enqueue(core.ctx, "test.card", {"version": 4}, merge_key="card:1")
     assert await OutboxItem.filter(merge_key="card:1").count() == 2
+
+
+async def test_failures_back_off_more_each_time_and_budget_waits_do_not_count(
+    core: Core,
+) -> None:
+    async def failing(item: OutboxItem) -> None:
+        raise RetryLater(1.0, "502 Bad Gateway")
+
+    async def waiting(item: OutboxItem) -> None:
+        raise RetryLater(5.0, "group budget", waiting=True)
+
+    core.outbox.handle("test.fail", failing)
+    core.outbox.handle("test.wait", waiting)
+    row = await enqueue(core.ctx, "test.fail", {})
+    delays = []
+    for _ in range(4):
+        await OutboxItem.filter(id=row.id).update(not_before=core.ctx.wall.now())
+        before = core.ctx.wall.now()
+        await core.outbox.run_once()
+        row = await OutboxItem.get(id=row.id)
+        delays.append(round((row.not_before - before).total_seconds()))
+    assert delays == [2, 4, 8, 16]
+    assert row.attempts == 4 and row.status is OutboxStatus.PENDING
+
+    patient = await enqueue(core.ctx, "test.wait", {})
+    for _ in range(3):
+        await OutboxItem.filter(id=patient.id).update(not_before=core.ctx.wall.now())
+        await core.outbox.run_once()
+    patient = await OutboxItem.get(id=patient.id)
+    assert patient.attempts == 0 and patient.status is OutboxStatus.PENDING
