@@ -47,6 +47,10 @@ class GroupBudget:
         self._trim(self._clock())
         return len(self._sent)
 
+    def busy(self) -> bool:
+        """Half the minute's budget is spent: calls should be saved where they can."""
+        return self.used_last_minute() * 2 >= self.per_minute or self.wait_time() > 0
+
     def penalize(self, retry_after: float) -> None:
         """Telegram said 429 anyway: honour it for this chat only."""
         self._blocked_until = max(self._blocked_until, self._clock() + retry_after)

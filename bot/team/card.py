@@ -21,7 +21,7 @@ from aiogram.types import (
 )
 
 from bot.i18n import t
-from bot.storage import TopicLink
+from bot.storage import ChatMessage, TopicLink
 from bot.team.calls import ThreadGone, is_not_modified
 from bot.team.context import Team, group_router
 from bot.team.lines import add_dialog_line, assignee_name, local
@@ -36,7 +36,16 @@ from core.events import (
     TagsChanged,
 )
 from core.lifecycle import DialogStatus
-from core.models import Channel, ChannelKind, Client, Contact, ContactKind, Dialog, OutboxItem
+from core.models import (
+    Channel,
+    ChannelKind,
+    Client,
+    Contact,
+    ContactKind,
+    Dialog,
+    OutboxItem,
+)
+from core.models import Message as ClientMessage
 from core.outbox import Priority, RetryLater, enqueue
 from core.queries import client_history, count_other_dialogs, last_message, other_dialogs, tag_names
 
@@ -47,6 +56,7 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 OTHER_DIALOGS = 3
 MORE_DIALOGS = 20
 HISTORY = 15
+OPENING_RULE = "───────────"
 
 CONTACT_OF_CHANNEL = {
     ChannelKind.TELEGRAM: ContactKind.TELEGRAM,
@@ -127,7 +137,9 @@ class Card:
 
     # ---- drawing ----------------------------------------------------------------------------
 
-    async def render(self, dialog: Dialog) -> tuple[Rich, InlineKeyboardMarkup]:
+    async def render(
+        self, dialog: Dialog, opening: list[ClientMessage] | None = None
+    ) -> tuple[Rich, InlineKeyboardMarkup]:
         lang = self.lang
         now = self.core.clock.now()
         client = await Client.get(id=dialog.client_id)  # type: ignore[attr-defined]
@@ -156,6 +168,10 @@ class Card:
             rich.line(t("card.other_dialogs", lang, count=total), bold=True)
             for other in await other_dialogs(client.id, dialog.id, OTHER_DIALOGS):
                 await self.add_other(rich, other, now)
+        if opening:
+            # The client's first words, so that a new dialog costs one post, not two.
+            rich.line(OPENING_RULE)
+            rich.block(*self.team.desk.opening_text(dialog, opening))
         return rich, self.buttons(dialog, total > OTHER_DIALOGS)
 
     async def add_other(self, rich: Rich, other: Dialog, now: Any) -> None:
@@ -203,47 +219,79 @@ class Card:
 
     async def show(self, item: OutboxItem) -> None:
         dialog = await Dialog.get(id=item.payload["dialog_id"])
+        desk = self.team.desk
         # The first card (in the topic's lane) may create the topic; redraws only follow one.
         if item.payload.get("initial"):
-            link: TopicLink | None = await self.team.desk.topic_of(dialog)
+            link: TopicLink | None = await desk.topic_of(dialog)
         else:
             link = await TopicLink.get_or_none(dialog_id=dialog.id)
         if link is None:
             return
-        rich, markup = await self.render(dialog)
-        digest = digest_of(rich.text, rich.entities, markup.model_dump_json())
         panel = await Panel.get_or_none(key=card_key(dialog.id))
-        if panel is not None and panel.message_id and panel.digest == digest:
+        posted = panel is not None and panel.message_id
+        if posted:
+            opening = await desk.shown_in(int(panel.message_id))  # type: ignore[union-attr]
+        else:
+            # A card that had to wait for the budget tells of a busy group.
+            opening = await desk.opening_batch(dialog, waited=bool(item.last_error))
+        rich, markup = await self.render(dialog, opening)
+        while opening and not rich.fits(0):
+            opening = opening[:-1]
+            rich, markup = await self.render(dialog, opening)
+        digest = digest_of(rich.text, rich.entities, markup.model_dump_json())
+        if panel is not None and posted and panel.digest == digest:
             return
-        if (
-            panel is not None
-            and panel.message_id
-            and await self.edit(panel.message_id, rich, markup)
-        ):
+        if panel is not None and posted and await self.edit(panel, rich, markup):
             panel.digest, panel.updated_at = digest, self.core.clock.now()
             await panel.save(update_fields=["digest", "updated_at"])
             return
-        message_id = await self.post(dialog, link, rich, markup)
+        message_id, bot_id = await self.post(dialog, link, rich, markup)
         if panel is None:
             panel = Panel(key=card_key(dialog.id), chat_id=self.team.chat_id)
-        panel.message_id, panel.digest, panel.updated_at = message_id, digest, self.core.clock.now()
+        panel.message_id, panel.bot_id = message_id, bot_id
+        panel.digest, panel.updated_at = digest, self.core.clock.now()
         await panel.save()
         link.card_message_id = message_id
         await link.save(update_fields=["card_message_id"])
+        await self.map_opening(opening, message_id, bot_id)
 
-    async def edit(self, message_id: int, rich: Rich, markup: InlineKeyboardMarkup) -> bool:
+    async def map_opening(self, opening: list[ClientMessage], message_id: int, bot_id: int) -> None:
+        """The texts the card shows are in the topic now: their own posts are skipped, and a
+        reply to the card answers them."""
+        chat_id = self.team.chat_id
+        for message in opening:
+            moved = await ChatMessage.filter(message_id=message.id, chat_id=chat_id).update(
+                tg_message_id=message_id, bot_id=bot_id
+            )
+            if not moved:
+                await ChatMessage.create(
+                    message=message,
+                    chat_id=chat_id,
+                    tg_message_id=message_id,
+                    bot_id=bot_id,
+                    created_at=self.core.clock.now(),
+                )
+
+    async def edit(self, panel: Panel, rich: Rich, markup: InlineKeyboardMarkup) -> bool:
         """False when the card message is gone and a new one is needed."""
-        bot = self.team.bot
+        desk = self.team.desk
+        # Only the bot that posted the card may edit it, with its own budget.
+        poster = desk.poster_of(panel.bot_id)
+        message_id = int(panel.message_id)
+        wait = poster.budget.take()
+        if wait > 0:
+            raise RetryLater(wait, "group budget", waiting=True)
         try:
-            await self.team.desk.group_call(
-                lambda: bot.edit_message_text(
+            await desk.poster_call(
+                poster,
+                lambda: poster.bot.edit_message_text(
                     chat_id=self.team.chat_id,
                     message_id=message_id,
                     text=rich.text,
                     entities=rich.message_entities(),
                     reply_markup=markup,
                     link_preview_options=NO_PREVIEW,
-                )
+                ),
             )
         except TelegramBadRequest as exc:
             if is_not_modified(exc):
@@ -256,27 +304,32 @@ class Card:
 
     async def post(
         self, dialog: Dialog, link: TopicLink, rich: Rich, markup: InlineKeyboardMarkup
-    ) -> int:
-        bot, chat_id = self.team.bot, self.team.chat_id
+    ) -> tuple[int, int]:
+        """Posted by whichever bot's budget frees first; pinned by the team bot."""
+        desk, chat_id = self.team.desk, self.team.chat_id
+        poster = desk.pick_poster()
         try:
-            sent = await self.team.desk.group_call(
-                lambda: bot.send_message(
+            sent = await desk.poster_call(
+                poster,
+                lambda: poster.bot.send_message(
                     chat_id,
                     rich.text,
                     entities=rich.message_entities(),
                     reply_markup=markup,
                     message_thread_id=link.thread_id,
                     link_preview_options=NO_PREVIEW,
-                )
+                ),
             )
         except ThreadGone:
-            await self.team.desk.heal(dialog, link)
+            await desk.heal(dialog, link)
             raise RetryLater(0, "topic recreated", waiting=True) from None
         try:
-            await bot.pin_chat_message(chat_id, sent.message_id, disable_notification=True)
+            await self.team.bot.pin_chat_message(
+                chat_id, sent.message_id, disable_notification=True
+            )
         except TelegramBadRequest as exc:
             log.warning("card %s not pinned: %s", sent.message_id, exc.message)
-        return sent.message_id
+        return sent.message_id, poster.bot.id
 
 
 def card_router(team: Team, card: Card) -> Router:

@@ -42,6 +42,8 @@ PRIVATE_NOTE = "private.note"
 ALBUM_WAIT_SECONDS = 1.5
 # A coalesced post stays well inside one Telegram message.
 COALESCE_LIMIT = 3500
+# The client's opening texts ride on the pinned card's first post (a card is ~1000 chars).
+OPENING_LIMIT = 2500
 # After a crash, client messages this recent that never reached their topic are posted.
 REQUEUE_DAYS = 7
 
@@ -297,6 +299,19 @@ class Desk:
         await self.remember_copies(batch, ids, poster.bot.id)
         return {"ids": ids, "coalesced": len(batch), "bot": poster.bot.id}
 
+    def poster_of(self, bot_id: int | None) -> Poster:
+        """The poster of a message already in the group (only its author may edit it)."""
+        return next((p for p in self.posters if p.bot.id == bot_id), self.posters[0])
+
+    async def poster_call(self, poster: Poster, request: Callable[[], Awaitable[T]]) -> T:
+        """A call whose budget `poster` has already spent; a 429 blocks that bot only."""
+        try:
+            return await call(request())
+        except RetryLater as exc:
+            if exc.args and exc.args[0] == "429":
+                poster.budget.penalize(exc.delay)
+            raise
+
     def pick_poster(self, creating_topic: bool = False) -> Poster:
         """The bot (main or relay) whose group budget frees first; spend one call of it."""
         able = [p for p in self.posters if p.can_create_topics or not creating_topic]
@@ -332,6 +347,46 @@ class Desk:
                 break
             batch.append(m)
         return batch or [head]
+
+    def busy(self) -> bool:
+        return all(p.budget.busy() for p in self.posters)
+
+    async def opening_batch(self, dialog: Dialog, waited: bool = False) -> list[Message]:
+        """The client's first texts not yet in the topic. While the group's budget is busy
+        the card's first post shows them, so a new dialog costs two group calls (topic,
+        card), not three; otherwise the first message has a post of its own, clearer to read
+        and to reply to. `waited`: the card already waited for the budget."""
+        if not (waited or self.busy()):
+            return []
+        unposted = [
+            m
+            for m in await Message.filter(dialog_id=dialog.id, kind=MessageKind.IN).order_by("id")
+            if not await ChatMessage.exists(message_id=m.id, chat_id=self.chat_id)
+        ]
+        batch: list[Message] = []
+        size = 0
+        for m in unposted:
+            if m.attachments or m.album_key:
+                break
+            size += len(m.text) + len(m.sender_name) + 16
+            if size > OPENING_LIMIT:
+                break
+            batch.append(m)
+        return batch
+
+    async def shown_in(self, tg_message_id: int) -> list[Message]:
+        """The client messages a group message shows (a coalesced post, the card)."""
+        copies = ChatMessage.filter(chat_id=self.chat_id, tg_message_id=tg_message_id)
+        ids = await copies.values_list("message_id", flat=True)
+        return list(await Message.filter(id__in=list(ids)).order_by("id"))
+
+    def opening_text(
+        self, dialog: Dialog, batch: list[Message]
+    ) -> tuple[str, list[dict[str, Any]]]:
+        text, entities = self.coalesced(batch)
+        if dialog.subject:
+            text, entities = with_header(f"✉ {dialog.subject}", text, entities)
+        return text, entities
 
     def coalesced(self, batch: list[Message]) -> tuple[str, list[dict[str, Any]]]:
         """Several client texts as one post: who once (or per line in group dialogs), when."""
@@ -384,14 +439,14 @@ class Desk:
         edited = t("topic.edited_mark", self.lang)
         text, entities = with_header(message.sender_name or "—", message.text, message.entities)
         text += f"\n{edited}"
-        poster = next((p for p in self.posters if p.bot.id == copy.bot_id), self.posters[0])
+        poster = self.poster_of(copy.bot_id)
         bot, copy_id = poster.bot, int(copy.tg_message_id)
         shared = await ChatMessage.filter(chat_id=self.chat_id, tg_message_id=copy_id).count()
-        if shared > 1 or message.attachments:
-            # A coalesced post or a media caption is not rewritten: the new text is shown
-            # as a reply to it.
-            dialog = await Dialog.get(id=message.dialog_id)  # type: ignore[attr-defined]
-            link = await self.topic_of(dialog)
+        dialog = await Dialog.get(id=message.dialog_id)  # type: ignore[attr-defined]
+        link = await self.topic_of(dialog)
+        if shared > 1 or message.attachments or copy_id == link.card_message_id:
+            # A coalesced post, the card or a media caption is not rewritten: the new text
+            # is shown as a reply to it.
             request: Callable[[], Awaitable[Any]] = lambda: bot.send_message(  # noqa: E731
                 self.chat_id,
                 text,

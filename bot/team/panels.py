@@ -14,6 +14,8 @@ class Panel(Model):
     key = fields.CharField(max_length=64, unique=True)
     chat_id = fields.BigIntField()
     message_id = fields.BigIntField(null=True)
+    # The bot that posted it (only that bot may edit it); null: the team bot.
+    bot_id = fields.BigIntField(null=True)
     digest = fields.CharField(max_length=64, default="")
     updated_at = fields.DatetimeField()
 

@@ -32,6 +32,15 @@ class Rich:
             self.text += "\n"
         return self.add(text, **kwargs)
 
+    def block(self, text: str, entities: list[dict[str, Any]]) -> Rich:
+        """Text with its own entities on a new line (a client's words, never markup)."""
+        if self.text:
+            self.text += "\n"
+        shift = utf16_len(self.text)
+        self.entities.extend({**e, "offset": e["offset"] + shift} for e in entities)
+        self.text += text
+        return self
+
     def fits(self, more: int = 200) -> bool:
         return utf16_len(self.text) + more < LIMIT
 

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from core.clock import FrozenClock
-from core.models import OutboxItem
+from core.models import Dialog, Message, OutboxItem
 from tests.e2e.conftest import TEAM_TOKEN, serialize_outbox_rounds, settings_for
 
 RELAY_TOKEN = "700777:relay-bot-token"
@@ -157,3 +157,104 @@ async def test_a_relay_without_manage_topics_only_posts(emulator):
         assert {c["token"] for c in calls if c["ok"]} == {TEAM_TOKEN}
         # It was tried once, refused, and not asked again.
         assert len([c for c in calls if c["token"] == RELAY_TOKEN]) <= 1
+
+
+def card_of(messages: list[dict[str, Any]], thread: int) -> dict[str, Any] | None:
+    return next((m for m in messages if m.get("thread_id") == thread and m["pinned"]), None)
+
+
+async def test_a_busy_group_gets_the_clients_first_words_on_the_card(emulator):
+    ann = await emulator.user("Ann", last_name="Lee")
+    bob = await emulator.user("Bob")
+    async with running(emulator, [], per_minute=4) as (app, chat_id, clock):
+        await emulator.send(ann["id"], to_bot="acme_help_bot", text="hello first")
+
+        async def ann_posted():
+            await app.core.outbox.drain()
+            return await client_posts(emulator, chat_id)
+
+        # A quiet group: the card, then the client's first message in a post of its own.
+        (ann_post,) = await emulator.wait_for(ann_posted, timeout=8)
+        assert ann_post["text"] == "Ann Lee\nhello first" and not ann_post["pinned"]
+        for text in ("Bob here, the parcel is lost", "tracking 123"):
+            await emulator.send(bob["id"], to_bot="acme_help_bot", text=text)
+
+        async def both_stored():
+            await app.core.outbox.drain()
+            return await Message.filter(sender_name="Bob").count() == 2
+
+        await emulator.wait_for(both_stored, timeout=8)
+        await clock.next_minute(app)
+
+        async def bob_card():
+            await app.core.outbox.drain()
+            topics = [t for t in await emulator.topics(chat_id) if t["name"].startswith("Bob")]
+            if not topics:
+                return None
+            return card_of(await emulator.messages(chat_id), topics[0]["thread_id"])
+
+        card = await emulator.wait_for(bob_card, timeout=8)
+        # The group was busy: the card's one post carries Bob's words, in order.
+        text = card["text"]
+        assert "👤 Bob" in text
+        assert "tracking 123" in text and "the parcel is lost" in text, text
+        assert text.index("the parcel is lost") < text.index("tracking 123")
+        thread = card["thread_id"]
+        for _ in range(5):
+            await app.core.outbox.drain()
+        in_topic = [m for m in await emulator.messages(chat_id, thread_id=thread)]
+        bot_posts = [m for m in in_topic if m["from"]["is_bot"] and m["kind"] != "service"]
+        assert [m["message_id"] for m in bot_posts] == [card["message_id"]]
+
+        # An operator's reply to the card reaches Bob as a reply to what he wrote.
+        operator = await emulator.user("Olga", username="olga")
+        await emulator.send(
+            operator["id"], chat_id=chat_id, thread_id=thread, text="We are on it",
+            reply_to_message_id=card["message_id"],
+        )  # fmt: skip
+        await clock.next_minute(app)
+
+        async def answered():
+            await app.core.outbox.drain()
+            chat = await emulator.private_messages(bob["id"], "acme_help_bot")
+            return [m for m in chat if m["from"]["is_bot"] and m.get("text") == "We are on it"]
+
+        (answer,) = await emulator.wait_for(answered, timeout=8)
+        assert answer.get("reply_to_message_id"), answer
+
+
+async def test_a_card_posted_by_a_relay_is_edited_by_that_relay(emulator):
+    ann = await emulator.user("Ann", last_name="Lee")
+    async with running(emulator, [RELAY_TOKEN], per_minute=2) as (app, chat_id, clock):
+        # The team bot's budget is spent: the relay creates the topic and posts the card.
+        app.desk.budget.take()
+        app.desk.budget.take()
+        await emulator.send(ann["id"], to_bot="acme_help_bot", text="hello from Ann")
+
+        async def card():
+            await app.core.outbox.drain()
+            topics = await emulator.topics(chat_id)
+            return topics and card_of(await emulator.messages(chat_id), topics[0]["thread_id"])
+
+        shown = await emulator.wait_for(card, timeout=8)
+        assert shown["from"]["id"] == 700777
+        assert "hello from Ann" in shown["text"]
+        # The team bot pinned it (a relay needs no pin right).
+        pins = [c for c in await emulator.calls("pinChatMessage") if c["ok"]]
+        assert {c["token"] for c in pins} == {TEAM_TOKEN}
+
+        (dialog,) = await Dialog.all()
+        dialog_id = dialog.id
+        await app.core.dialogs.close(dialog_id, None)
+        await clock.next_minute(app)
+
+        async def redrawn():
+            await app.core.outbox.drain()
+            await OutboxItem.filter(status="pending").update(not_before=app.core.ctx.wall.now())
+            edits = [c for c in await emulator.calls("editMessageText") if c["ok"]]
+            return edits
+
+        edits = await emulator.wait_for(redrawn, timeout=10, interval=0.2)
+        assert {c["token"] for c in edits} == {RELAY_TOKEN}
+        # The redraw keeps the client's words.
+        assert "hello from Ann" in edits[-1]["params"]["text"]
