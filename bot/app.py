@@ -17,6 +17,7 @@ from bot import i18n
 from bot.health import Health
 from bot.polling import DurablePoller
 from bot.private import private_router
+from bot.ratelimit import BotRateLimit
 from bot.storage import EXTRA_APPS
 from bot.team.budget import GroupBudget
 from bot.team.desk import Desk, Poster
@@ -39,7 +40,10 @@ log = logging.getLogger(__name__)
 
 
 def make_bot(token: str, api_url: str) -> Bot:
-    return Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(api_url)))
+    bot = Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(api_url)))
+    # Telegram's limit for the whole bot (~30 messages/s), kept before any 429 comes.
+    bot.session.middleware(BotRateLimit())
+    return bot
 
 
 class App:

@@ -34,11 +34,30 @@ REQUIRED_RIGHTS = (
 )
 ALL_SWITCHES = ", ".join(switch for _, _, switch in REQUIRED_RIGHTS)
 
+# A relay bot needs only to be an administrator to post client messages into topics. These
+# rights let it do more; without one it still works, so their absence is a warning.
+RELAY_RIGHTS = (
+    (
+        "can_manage_topics",
+        "manage topics",
+        "Manage Topics",
+        "it posts only into topics the team bot created, and creates none itself",
+    ),
+    (
+        "can_pin_messages",
+        "pin messages",
+        "Pin Messages",
+        "the client cards it posts may stay unpinned",
+    ),
+)
+
 
 @dataclass(frozen=True)
 class Finding:
     ok: bool
     text: str
+    # Works, but not all of it: told, yet no problem for the exit status (`ok` stays True).
+    warning: bool = False
 
 
 class _Unreachable(Exception):
@@ -70,6 +89,9 @@ class _Checker:
 
     def say(self, ok: bool, text: str) -> None:
         self.findings.append(Finding(ok, text))
+
+    def warn(self, text: str) -> None:
+        self.findings.append(Finding(True, text, warning=True))
 
     async def ask(self, call: Awaitable[T], about: str) -> T:
         """Await one Bot API call; turn the errors every call shares into findings."""
@@ -171,35 +193,59 @@ class _Checker:
         if not missing:
             self.say(True, f"@{me.username} is an administrator with {ALL_SWITCHES}")
 
-    async def relay_bot(self, number: int, token: str) -> None:
+    async def relay_bot(self, number: int, token: str, seen: dict[int, int]) -> None:
+        """A relay: another bot than the team bot and the other relays, administrator of the
+        team group (an error otherwise), with the rights it uses besides posting (warnings)."""
         label = _token_label("RELAY_BOT_TOKENS", number, token)
         async with Bot(token, session=_session(self.settings)) as bot:
             me = await self.ask(bot.get_me(), label)
             name = f"relay bot @{me.username}"
+            # A bot's id is the part of its token before the colon.
+            if str(me.id) == self.settings.BOT_TOKEN.partition(":")[0]:
+                self.say(
+                    False,
+                    f"{label} is the team bot @{me.username} itself: a relay must be another "
+                    "bot, with a budget of its own; create one with @BotFather (/newbot) and "
+                    "put its token there",
+                )
+                return
+            if me.id in seen:
+                self.say(
+                    False,
+                    f"{label} is {name} again (as token {seen[me.id]}): one bot has one "
+                    "budget; remove the repeat or put another bot's token there",
+                )
+                return
+            seen[me.id] = number
             try:
                 member = await self.ask(
                     bot.get_chat_member(self.settings.TEAM_CHAT_ID, me.id), label
                 )
             except (TelegramBadRequest, TelegramForbiddenError, TelegramMigrateToChat):
+                member = None
+            if member is None or member.status in (ChatMemberStatus.LEFT, ChatMemberStatus.KICKED):
                 self.say(
                     False,
-                    f"{name} is not in the team group: add it as an administrator "
-                    "(relays only post, so no particular right is needed)",
+                    f"{name} is not in the team group: in the group's settings → "
+                    f"Administrators → Add Admin → @{me.username} (posting needs no particular "
+                    "right; with Manage Topics and Pin Messages on it also creates topics and "
+                    "pins client cards)",
                 )
                 return
-            if member.status == ChatMemberStatus.ADMINISTRATOR:
-                topics = getattr(member, "can_manage_topics", False)
-                self.say(
-                    True,
-                    f"{name} is an administrator of the team group"
-                    + ("" if topics else " (turn on “Manage Topics” to let it create topics too)"),
-                )
-            else:
+            if not isinstance(member, ChatMemberAdministrator):
                 self.say(
                     False,
                     f"{name} is not an administrator of the team group: make it "
                     "one (relays only post, so no particular right is needed)",
                 )
+                return
+            self.say(True, f"{name} is an administrator of the team group")
+            for right, what, switch, without in RELAY_RIGHTS:
+                if not getattr(member, right, False):
+                    self.warn(
+                        f"{name} works, but cannot {what}: {without}; in the group's "
+                        f"settings → Administrators → @{me.username}, turn on “{switch}”",
+                    )
 
     async def client_bot(self, number: int, token: str) -> None:
         label = _token_label("TELEGRAM_CLIENT_BOT_TOKENS", number, token)
@@ -210,8 +256,9 @@ class _Checker:
     async def run(self) -> list[Finding]:
         settings = self.settings
         steps: list[Callable[[], Awaitable[None]]] = [self.team_bot]
+        relays: dict[int, int] = {}  # bot id → the number of its token in RELAY_BOT_TOKENS
         for number, token in enumerate(settings.RELAY_BOT_TOKENS, 1):
-            steps.append(partial(self.relay_bot, number, token))
+            steps.append(partial(self.relay_bot, number, token, relays))
         for number, token in enumerate(settings.TELEGRAM_CLIENT_BOT_TOKENS, 1):
             steps.append(partial(self.client_bot, number, token))
         try:

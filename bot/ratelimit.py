@@ -1,0 +1,149 @@
+"""Telegram's limit for a whole bot, kept proactively: a bot waits for a free slot instead of
+getting a 429. The group's and the private chats' budgets are kept elsewhere (GroupBudget,
+the outbox); this one covers every chat of one bot together."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware
+from aiogram.methods import CopyMessages, ForwardMessages, SendMediaGroup
+
+if TYPE_CHECKING:
+    from aiogram import Bot
+    from aiogram.client.session.middlewares.base import NextRequestMiddlewareType
+    from aiogram.methods import Response, TelegramMethod
+    from aiogram.methods.base import TelegramType
+
+# Telegram's documented limit for one bot: about 30 messages per second over all its chats
+# (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
+BOT_CALLS_PER_SECOND = 30
+WINDOW_SECONDS = 1.0
+
+# The calls Telegram counts against that limit: those that put or change a message or a
+# topic in a chat (as the emulator's limiter counts them, plus the sends eadesk does not
+# use). Reading (getUpdates, getMe, getChat…), answering callbacks, pins and deletions pass.
+SENDING_METHODS = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendVoice",
+        "sendAudio",
+        "sendVideo",
+        "sendVideoNote",
+        "sendAnimation",
+        "sendSticker",
+        "sendLocation",
+        "sendVenue",
+        "sendContact",
+        "sendPoll",
+        "sendDice",
+        "sendMediaGroup",
+        "copyMessage",
+        "copyMessages",
+        "forwardMessage",
+        "forwardMessages",
+        "editMessageText",
+        "editMessageCaption",
+        "editMessageMedia",
+        "editMessageReplyMarkup",
+        "createForumTopic",
+        "editForumTopic",
+        "closeForumTopic",
+        "reopenForumTopic",
+    }
+)
+
+
+def counted(method: TelegramMethod[Any]) -> int:
+    """How many messages `method` counts as against the bot's limit (0: not limited)."""
+    if method.__api_method__ not in SENDING_METHODS:
+        return 0
+    if isinstance(method, SendMediaGroup):
+        return max(1, len(method.media))  # an album is one message per item
+    if isinstance(method, CopyMessages | ForwardMessages):
+        return max(1, len(method.message_ids))
+    return 1
+
+
+class SlidingWindow:
+    """At most `limit` calls in any `span` seconds, as the server sees them.
+
+    A call holds its slot from the moment it is let through until `span` after it finished:
+    the server received it somewhere in between, so however long the network took, no
+    `span` on the server's side holds more than `limit` calls either. Callers wait their turn
+    first come, first served."""
+
+    def __init__(
+        self,
+        limit: int,
+        span: float = WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self.limit = limit
+        self.span = span
+        self.clock = clock
+        self.sleep = sleep
+        self.running = 0
+        self.finished: deque[float] = deque()  # when the recent calls finished, oldest first
+        self._turn = asyncio.Lock()
+        self._freed = asyncio.Event()
+
+    def wait_time(self, n: int = 1) -> float | None:
+        """Seconds until `n` more calls fit (0: now; None: not before a running call ends)."""
+        now = self.clock()
+        while self.finished and self.finished[0] <= now - self.span:
+            self.finished.popleft()
+        excess = self.running + len(self.finished) + n - self.limit
+        if excess <= 0:
+            return 0.0
+        if excess > len(self.finished):
+            return None
+        return max(0.0, self.finished[excess - 1] + self.span - now)
+
+    async def acquire(self, n: int = 1) -> int:
+        """Wait until `n` calls may go; they are counted from now. Returns what was taken."""
+        n = min(max(n, 1), self.limit)  # more than the limit at once: as many as may go
+        async with self._turn:
+            while (wait := self.wait_time(n)) != 0:
+                if wait is None:
+                    self._freed.clear()
+                    await self._freed.wait()
+                else:
+                    await self.sleep(wait)
+            self.running += n
+        return n
+
+    def release(self, n: int) -> None:
+        """`n` calls taken by `acquire` are over (answered, failed or cancelled)."""
+        self.running -= n
+        self.finished.extend([self.clock()] * n)
+        self._freed.set()
+
+
+class BotRateLimit(BaseRequestMiddleware):
+    """A Bot session's middleware: its sending calls wait for a slot of the bot's limit."""
+
+    def __init__(self, window: SlidingWindow | None = None) -> None:
+        self.window = window or SlidingWindow(BOT_CALLS_PER_SECOND)
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        n = counted(method)
+        if not n:
+            return await make_request(bot, method)
+        taken = await self.window.acquire(n)
+        try:
+            return await make_request(bot, method)
+        finally:
+            self.window.release(taken)
