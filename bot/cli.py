@@ -124,7 +124,8 @@ def check_command() -> int:
     print(f"Asking Telegram at {settings.TELEGRAM_API_URL}…")
     findings = asyncio.run(check_telegram(settings))
     for finding in findings:
-        print(f"  {'✓' if finding.ok else '✗'} {finding.text}")
+        mark = "!" if finding.warning else ("✓" if finding.ok else "✗")
+        print(f"  {mark} {finding.text}")
     problems = sum(not finding.ok for finding in findings)
     if problems:
         print(f"{problems} thing(s) to fix; then run the check again.")
