@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.types import Message, TelegramObject, User
+from aiogram.types import Message, ReactionTypeEmoji, TelegramObject, User
 
 from bot.i18n import pick_language
 from bot.storage import TopicLink
@@ -63,6 +63,17 @@ class Team:
     async def spend(self) -> None:
         """Wait for one call of the group's budget: an answer to a person must go out."""
         await self.desk.spend_waiting(MAX_BUDGET_WAITS)
+
+    async def confirm(self, message: Message, text: str, mark: str = "👌") -> None:
+        """A done command: a line that says who did what — or, while the group's budget is
+        busy, a reaction on the command (it costs no group message; the title and the card
+        show the new state anyway)."""
+        if message.chat.id == self.chat_id and self.desk.busy():
+            await self.bot.set_message_reaction(
+                message.chat.id, message.message_id, [ReactionTypeEmoji(emoji=mark)]
+            )
+            return
+        await self.say(message, text)
 
     async def say(self, message: Message, text: str, **kwargs: Any) -> Message:
         """A short answer; in the group it counts against the budget like any post."""

@@ -91,7 +91,7 @@ def team_router(team: Team) -> Router:
         except InvalidTransition:
             await say(message, t("error.already_closed", lang))
             return
-        await say(message, t("done.closed", lang, name=operator.name))
+        await team.confirm(message, t("done.closed", lang, name=operator.name))
 
     @router.message(Command("reopen"))
     async def reopen(message: Message, operator: Operator, lang: str) -> None:
@@ -104,7 +104,7 @@ def team_router(team: Team) -> Router:
         except InvalidTransition:
             await say(message, t("error.already_open", lang))
             return
-        await say(message, t("done.reopened", lang, name=operator.name))
+        await team.confirm(message, t("done.reopened", lang, name=operator.name))
 
     @router.message(Command("snooze"))
     async def snooze(
@@ -127,7 +127,10 @@ def team_router(team: Team) -> Router:
             await say(message, t("error.snooze_form", lang))
             return
         problem = await do_snooze(dialog, until, operator)
-        await say(message, t(problem, lang) if problem else snoozed_text(until, lang, operator))
+        if problem:
+            await say(message, t(problem, lang))
+            return
+        await team.confirm(message, snoozed_text(until, lang, operator), mark="😴")
 
     async def do_snooze(dialog: Dialog, until: Any, operator: Operator) -> str | None:
         moment = None if until is snoozing.FOREVER else until

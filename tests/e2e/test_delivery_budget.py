@@ -258,3 +258,44 @@ async def test_a_card_posted_by_a_relay_is_edited_by_that_relay(emulator):
         assert {c["token"] for c in edits} == {RELAY_TOKEN}
         # The redraw keeps the client's words.
         assert "hello from Ann" in edits[-1]["params"]["text"]
+
+
+async def test_in_a_busy_group_a_close_is_confirmed_with_a_reaction(emulator):
+    ann = await emulator.user("Ann", last_name="Lee")
+    operator = await emulator.user("Olga", username="olga", language_code="en")
+    async with running(emulator, [], per_minute=2) as (app, chat_id, clock):
+        await emulator.send(ann["id"], to_bot="acme_help_bot", text="hello there")
+
+        async def card():
+            await app.core.outbox.drain()
+            topics = await emulator.topics(chat_id)
+            return topics and card_of(await emulator.messages(chat_id), topics[0]["thread_id"])
+
+        thread = (await emulator.wait_for(card, timeout=8))["thread_id"]
+        # The topic and the card spent this minute's budget.
+        command = await emulator.send(
+            operator["id"], chat_id=chat_id, thread_id=thread, text="/close"
+        )
+
+        async def reacted():
+            await app.core.outbox.drain()
+            mine = [
+                m for m in await emulator.messages(chat_id, thread_id=thread)
+                if m["message_id"] == command["message_id"]
+            ]  # fmt: skip
+            return mine and mine[0].get("reactions")
+
+        reactions = await emulator.wait_for(reacted, timeout=8)
+        assert [r["emoji"] for r in reactions] == ["👌"]
+        said = [m for m in await emulator.messages(chat_id, thread_id=thread)
+                if m["from"]["is_bot"] and "Closed" in (m.get("text") or "")]  # fmt: skip
+        assert said == []
+
+        async def closed():
+            await clock.next_minute(app)
+            await app.core.outbox.drain()
+            (topic,) = await emulator.topics(chat_id)
+            return topic["closed"] and topic["name"].startswith("✅")
+
+        # The title and the closed topic follow when the budget allows.
+        assert await emulator.wait_for(closed, timeout=8, interval=0.2)
