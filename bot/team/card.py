@@ -98,11 +98,12 @@ class Card:
 
     async def on_created(self, event: DialogCreated) -> None:
         # In the topic's lane: the card is posted before the client's first message shows.
+        # It creates the topic, so it comes after client messages into existing topics.
         await enqueue(
             self.core.ctx,
             CARD_SHOW,
             {"dialog_id": event.dialog_id, "initial": True},
-            priority=Priority.TOPIC_MESSAGE,
+            priority=Priority.TOPIC_CREATE,
             lane=f"topic:{event.dialog_id}",
         )
 
