@@ -56,9 +56,10 @@ class StatusBoard:
         queue = ", ".join(f"{p.name.lower()} {n}" for p, n in by_priority.items())
         failed = await OutboxItem.filter(status=OutboxStatus.FAILED).count()
         lines.append(t("status.queue", lang, queue=queue, failed=failed))
-        budget = self.desk.budget
-        used, limit = budget.used_last_minute(), budget.per_minute
-        lines.append(t("status.budget", lang, used=used, limit=limit))
+        for poster in self.desk.posters:  # the team bot, then each relay: own budgets
+            me = await poster.bot.me()
+            used, limit = poster.budget.used_last_minute(), poster.budget.per_minute
+            lines.append(t("status.budget", lang, bot=me.username, used=used, limit=limit))
         return "\n".join(lines)
 
 

@@ -15,4 +15,4 @@ async def test_status_in_general_shows_links_queue_and_budget(desk):
     shown = (await desk.wait(answer))[-1]["text"]
     assert "Telegram (@acme_help_bot)" in shown
     assert "Outbox:" in shown and "client_reply" in shown
-    assert "Group budget:" in shown and "of 20" in shown
+    assert "Group budget of @acme_help_bot:" in shown and "of 20" in shown
