@@ -44,7 +44,7 @@ class ClientDelivery:
             raise RetryLater(60, str(exc)) from exc
         except DeliveryError as exc:
             if not exc.permanent:
-                raise RetryLater(exc.retry_after or backoff(item.attempts + 1), exc.reason) from exc
+                raise retry_later(item, exc) from exc
             await self._failed(dialog, message, exc)
             raise GiveUp(exc.reason) from exc
         now = self.ctx.clock.now()
@@ -71,7 +71,7 @@ class ClientDelivery:
             await self.registry.for_dialog(dialog).edit(dialog, message)
         except DeliveryError as exc:
             if not exc.permanent:
-                raise RetryLater(exc.retry_after or backoff(item.attempts + 1), exc.reason) from exc
+                raise retry_later(item, exc) from exc
             raise GiveUp(exc.reason) from exc
 
     async def _failed(self, dialog: Dialog, message: Message, exc: DeliveryError) -> None:
@@ -86,6 +86,14 @@ class ClientDelivery:
         await self.ctx.bus.publish(
             DeliveryFailed(dialog_id=dialog.id, at=now, message_id=message.id, reason=exc.reason)
         )
+
+
+def retry_later(item: OutboxItem, exc: DeliveryError) -> RetryLater:
+    """A channel's retry_after (Telegram's 429) is a wait for its budget, not a failed
+    attempt: it is honoured exactly and never escalates the backoff nor uses up attempts."""
+    if exc.retry_after:
+        return RetryLater(exc.retry_after, exc.reason, waiting=True)
+    return RetryLater(backoff(item.attempts + 1), exc.reason)
 
 
 def merge_album(parts: list[Message]) -> Message:

@@ -6,6 +6,7 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramBadRequest,
     TelegramNetworkError,
     TelegramRetryAfter,
@@ -21,8 +22,17 @@ class ThreadGone(Exception):
     """The topic was deleted: the dialog needs a new one."""
 
 
+class TopicClosed(Exception):
+    """The topic is closed and this bot may not post there (a person closed it by hand, or the
+    bot is no administrator): reopen it, then post."""
+
+
 def is_thread_gone(exc: TelegramBadRequest) -> bool:
     return "message thread not found" in exc.message
+
+
+def is_topic_closed(exc: TelegramBadRequest) -> bool:
+    return "TOPIC_CLOSED" in exc.message
 
 
 def is_not_modified(exc: TelegramBadRequest) -> bool:
@@ -38,7 +48,12 @@ async def call(request: Awaitable[T]) -> T:
     except (TimeoutError, TelegramNetworkError, TelegramServerError) as exc:
         # The outbox backs off further with every attempt.
         raise RetryLater(1.0, str(exc) or type(exc).__name__) from exc
+    except ClientDecodeError as exc:
+        # Not Telegram's JSON: a proxy's HTML "502 Bad Gateway" page in an outage.
+        raise RetryLater(1.0, f"unreadable answer: {exc.message}") from exc
     except TelegramBadRequest as exc:
         if is_thread_gone(exc):
             raise ThreadGone(exc.message) from exc
+        if is_topic_closed(exc):
+            raise TopicClosed(exc.message) from exc
         raise

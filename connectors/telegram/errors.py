@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import aiohttp
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
     TelegramEntityTooLarge,
@@ -46,6 +47,9 @@ def delivery_errors() -> Iterator[None]:
         raise RejectedContent(exc.message) from exc
     except (TelegramNetworkError, TimeoutError, aiohttp.ClientError) as exc:
         raise TemporaryFailure(str(exc) or type(exc).__name__) from exc
+    except ClientDecodeError as exc:
+        # Not Telegram's JSON: a proxy's HTML "502 Bad Gateway" page in an outage.
+        raise TemporaryFailure(f"unreadable answer: {exc.message}") from exc
     except TelegramAPIError as exc:
         # 5xx, and the unexpected (401 after a token was revoked, 409, ...): not the
         # message's fault, so try again later rather than lose it.

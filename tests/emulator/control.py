@@ -683,6 +683,14 @@ class Control:
             "retry_after": b.get("retry_after"),
             "times": int(b.get("times", 1)),
         }
+        # Extensions: a late answer (the client may time out first), a dropped connection, a body
+        # that is not Telegram's JSON.
+        if b.get("delay"):
+            fault["delay"] = float(b["delay"])
+        if b.get("drop"):
+            fault["drop"] = True
+        if b.get("raw_body") is not None:
+            fault["raw_body"] = str(b["raw_body"])
         if fault["times"] > 0:
             self.emu.faults.append(fault)
         return fault

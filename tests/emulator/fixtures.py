@@ -166,6 +166,9 @@ class EmulatorClient:
         times: int = 1,
         chat_id: int | None = None,
         retry_after: int | None = None,
+        delay: float | None = None,
+        drop: bool | None = None,
+        raw_body: str | None = None,
     ) -> Any:
         body = {
             "method": method,
@@ -174,6 +177,9 @@ class EmulatorClient:
             "times": times,
             "chat_id": chat_id,
             "retry_after": retry_after,
+            "delay": delay,
+            "drop": drop,
+            "raw_body": raw_body,
         }
         return await self.post("/_emu/faults", {k: v for k, v in body.items() if v is not None})
 

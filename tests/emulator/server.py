@@ -304,6 +304,22 @@ class Emulator:
             if cls is None or impl is None:
                 raise ApiError(404, "Not Found")
             fault = self._match_fault(method_name, params)
+            if fault is not None and fault.get("delay"):
+                await self._linger(request, float(fault["delay"]))
+            if fault is not None and fault.get("drop"):
+                # The call is not carried out and never answered: the socket just closes.
+                self._log_call(token, method_name, params, files, started, None, dropped=True)
+                if request.transport is not None:
+                    request.transport.close()
+                return web.Response(status=500)  # never reaches the client
+            if fault is not None and fault.get("raw_body") is not None:
+                # Not Telegram's JSON: e.g. the HTML page of a proxy in front of it.
+                code = int(fault.get("error_code", 502))
+                raw = ApiError(code, str(fault.get("description", "")))
+                self._log_call(token, method_name, params, files, started, raw)
+                return web.Response(
+                    text=str(fault["raw_body"]), status=code, content_type="text/html"
+                )
             if fault is not None:
                 code = int(fault.get("error_code", 400))
                 extra = None
@@ -319,21 +335,7 @@ class Emulator:
         except Exception as e:  # a bug in the emulator: answer like Telegram's 500
             logger.exception("emulator failure in %s", method_name)
             error = ApiError(500, f"Internal Server Error: {type(e).__name__}: {e}")
-        log_params = dict(params)
-        for name, (fname, data, _) in files.items():
-            log_params[name] = f"<file {fname}, {len(data)} bytes>"
-        entry: dict[str, Any] = {
-            "t": started,
-            "token": token,
-            "method": method_name,
-            "params": log_params,
-            "ok": error is None,
-            "error_code": error.code if error else None,
-            "description": error.description if error else None,
-        }
-        if error and error.parameters:
-            entry["parameters"] = error.parameters
-        self.calls.append(entry)
+        self._log_call(token, method_name, params, files, started, error)
         if error is not None:
             body: dict[str, Any] = {
                 "ok": False,
@@ -344,6 +346,45 @@ class Emulator:
                 body["parameters"] = error.parameters
             return web.json_response(body, status=error.code)
         return web.json_response({"ok": True, "result": result})
+
+    def _log_call(
+        self,
+        token: str,
+        method_name: str,
+        params: dict[str, Any],
+        files: dict[str, tuple[str, bytes, str | None]],
+        started: float,
+        error: ApiError | None,
+        dropped: bool = False,
+    ) -> None:
+        log_params = dict(params)
+        for name, (fname, data, _) in files.items():
+            log_params[name] = f"<file {fname}, {len(data)} bytes>"
+        entry: dict[str, Any] = {
+            "t": started,
+            "token": token,
+            "method": method_name,
+            "params": log_params,
+            "ok": error is None and not dropped,
+            "error_code": error.code if error else None,
+            "description": error.description if error else None,
+        }
+        if dropped:
+            entry["dropped"] = True
+            entry["description"] = "connection dropped"
+        if error and error.parameters:
+            entry["parameters"] = error.parameters
+        self.calls.append(entry)
+
+    @staticmethod
+    async def _linger(request: web.Request, seconds: float) -> None:
+        """A slow answer; stops early once the client gave up (closed the connection)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                return
+            await asyncio.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
 
     async def handle_file(self, request: web.Request) -> web.StreamResponse:
         token = request.match_info["token"]
