@@ -49,7 +49,8 @@ class GroupBudget:
 
     def busy(self) -> bool:
         """Half the minute's budget is spent: calls should be saved where they can."""
-        return self.used_last_minute() * 2 >= self.per_minute or self.wait_time() > 0
+        # The per-second burst cap passes within a second: it says nothing of the load.
+        return self.used_last_minute() * 2 >= self.per_minute or self._blocked_until > self._clock()
 
     def penalize(self, retry_after: float) -> None:
         """Telegram said 429 anyway: honour it for this chat only."""

@@ -22,7 +22,7 @@ from aiogram.types import (
 
 from bot.i18n import t
 from bot.storage import ChatMessage, TopicLink
-from bot.team.calls import ThreadGone, is_not_modified
+from bot.team.calls import ThreadGone, TopicClosed, is_not_modified
 from bot.team.context import Team, group_router
 from bot.team.lines import add_dialog_line, assignee_name, local
 from bot.team.panels import Panel, digest_of
@@ -324,6 +324,9 @@ class Card:
         except ThreadGone:
             await desk.heal(dialog, link)
             raise RetryLater(0, "topic recreated", waiting=True) from None
+        except TopicClosed:
+            await desk.reopen(dialog, link)
+            raise RetryLater(0, "topic reopened", waiting=True) from None
         try:
             await self.team.bot.pin_chat_message(
                 chat_id, sent.message_id, disable_notification=True

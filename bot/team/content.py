@@ -6,6 +6,7 @@ connector's; here it only gets a topic, a reply and the buttons.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot
@@ -26,20 +27,29 @@ async def send_content(
     thread_id: int | None = None,
     reply_to: int | None = None,
     reply_markup: InlineKeyboardMarkup | None = None,
+    sent: list[list[int]] | None = None,
+    progress: Callable[[list[list[int]]], Awaitable[None]] | None = None,
 ) -> list[int]:
-    """Send text and attachments; returns the new message ids in order."""
+    """Send text and attachments; returns the new message ids in order.
+
+    `sent`: the ids of the steps an earlier attempt finished, which are not sent again;
+    `progress` is told the ids so far after every step, to be kept for such a retry."""
     outbound = Outbound(bot, bots, chat_id, thread_id=thread_id, markup=reply_markup)
     if attachments and all(a["kind"] in CAPTIONLESS for a in attachments):
         # A sticker, location or contact cannot carry a caption: its text goes just above.
         steps = outbound.plan(text, entities, []) + outbound.plan("", [], attachments)
     else:
         steps = outbound.plan(text, entities, attachments)
-    ids: list[int] = []
+    done = [list(part) for part in sent or []]
     for index, step in enumerate(steps):
+        if index < len(done):
+            continue
         reply = (
             ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
             if reply_to and index == 0
             else None
         )
-        ids.extend(m.message_id for m in await call(step.send(reply)))
-    return ids
+        done.append([m.message_id for m in await call(step.send(reply))])
+        if progress is not None:
+            await progress(done)
+    return [i for part in done for i in part]

@@ -20,7 +20,7 @@ from aiogram.types import ReplyParameters
 from bot.i18n import t
 from bot.storage import ChatMessage, Once, TopicLink
 from bot.team.budget import GroupBudget
-from bot.team.calls import ThreadGone, call, is_not_modified
+from bot.team.calls import ThreadGone, TopicClosed, call, is_not_modified
 from bot.team.content import send_content
 from bot.team.keyboards import dialog_buttons
 from bot.team.links import topic_title, topic_url
@@ -256,6 +256,26 @@ class Desk:
         status = t(f"status.word.{dialog.status.value}", self.lang)
         await self.notice(dialog.id, "notice.topic_recreated", count=count, status=status)
 
+    async def reopen(self, dialog: Dialog, link: TopicLink) -> None:
+        """A post was refused with TOPIC_CLOSED (closed by hand, or the poster is no
+        administrator): the team bot reopens the topic, once; the caller retries the post."""
+        await self.spend_waiting()
+        try:
+            await self.group_call(
+                lambda: self.bot.reopen_forum_topic(self.chat_id, link.thread_id), spent=True
+            )
+        except ThreadGone:
+            await self.heal(dialog, link)
+            return
+        except TelegramBadRequest as exc:
+            if not is_not_modified(exc):
+                raise  # e.g. no right to manage topics: retried with backoff
+            # Open already, and still refused: nothing to heal here; back off.
+            raise RetryLater(1.0, f"TOPIC_CLOSED in an open topic ({exc.message})") from exc
+        log.warning("dialog %s: topic %s was closed; reopened", dialog.id, link.thread_id)
+        link.closed = False
+        await link.save(update_fields=["closed"])
+
     # ---- handlers -----------------------------------------------------------------------------
 
     async def post_client_message(self, item: OutboxItem) -> dict[str, Any] | None:
@@ -265,7 +285,17 @@ class Desk:
         dialog = await Dialog.get(id=message.dialog_id)  # type: ignore[attr-defined]
         link = await self.topic_of(dialog)
         poster = self.pick_poster()
-        batch = await self.batch_from(message)
+        sent = item.payload.get("sent") or []
+        if sent:
+            # Part of this post is in the topic already: the rest of the same batch follows.
+            batch = list(await Message.filter(id__in=item.payload["batch"]).order_by("id"))
+        else:
+            batch = await self.batch_from(message)
+
+        async def keep_progress(done: list[list[int]]) -> None:
+            item.payload = {**item.payload, "batch": [m.id for m in batch], "sent": done}
+            await item.save(update_fields=["payload"])
+
         if len(batch) > 1 and not message.album_key:
             text, entities = self.coalesced(batch)
         else:
@@ -292,10 +322,18 @@ class Desk:
                 reply_markup=dialog_buttons(dialog.id, self.lang)
                 if first and link.card_message_id is None
                 else None,
+                sent=sent,
+                progress=keep_progress,
             )
         except ThreadGone:
+            # The new topic gets the whole post.
+            item.payload = {k: v for k, v in item.payload.items() if k not in ("batch", "sent")}
+            await item.save(update_fields=["payload"])
             await self.heal(dialog, link)
             raise RetryLater(0, "topic recreated", waiting=True) from None
+        except TopicClosed:
+            await self.reopen(dialog, link)
+            raise RetryLater(0, "topic reopened", waiting=True) from None
         await self.remember_copies(batch, ids, poster.bot.id)
         return {"ids": ids, "coalesced": len(batch), "bot": poster.bot.id}
 
@@ -516,6 +554,9 @@ class Desk:
         except ThreadGone:
             await self.heal(dialog, link)
             raise RetryLater(0, "topic recreated", waiting=True) from None
+        except TopicClosed:
+            await self.reopen(dialog, link)
+            raise RetryLater(0, "topic reopened", waiting=True) from None
 
     async def deliver_note(self, item: OutboxItem) -> None:
         note = await Note.get(id=item.payload["note_id"])

@@ -247,10 +247,6 @@ async def test_a_429_on_a_reply_is_a_wait_not_a_failed_attempt(desk):
 # ---- TOPIC_CLOSED ---------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the Desk change: on TopicClosed the team bot reopens the topic, then posts",
-)
 @pytest.mark.parametrize("refusals", [1, 2])
 async def test_a_closed_topic_is_reopened_once_and_the_message_posted_once(desk, refusals):
     thread = await open_topic(desk)
@@ -283,10 +279,6 @@ async def test_a_closed_topic_is_reopened_once_and_the_message_posted_once(desk,
 # ---- a post of several calls ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Desk keeps no per-call progress of a post: a retry repeats the parts already sent",
-)
 async def test_a_post_of_two_calls_failing_halfway_repeats_nothing(desk):
     thread = await open_topic(desk)
     # A location cannot carry a caption: its header goes in a text just above it.
