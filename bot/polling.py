@@ -8,7 +8,7 @@ import contextlib
 import logging
 
 from aiogram import Bot, Dispatcher
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import TelegramRetryAfter
 from aiogram.types import Update
 from tortoise.exceptions import IntegrityError
 
@@ -99,7 +99,12 @@ class DurablePoller:
             except TelegramRetryAfter as exc:
                 await asyncio.sleep(exc.retry_after)
                 continue
-            except (TelegramNetworkError, TelegramServerError, OSError) as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Network, 5xx, an unreadable answer, even a 401/409 (a token revoked, a
+                # second instance polling): the link is down, never the poller — it keeps
+                # trying, and the health alert tells the team.
                 failures += 1
                 log.warning("getUpdates failed (%s); retrying", exc)
                 if self.health:

@@ -102,3 +102,21 @@ async def test_thread_not_found_on_send_remaps_the_dialog(desk):
         return [m for m in await desk.client_chat() if m["from"]["is_bot"]]
 
     assert (await desk.wait(client_got))[-1]["text"] == "Answer from the new topic"
+
+
+async def test_polling_outlives_an_error_it_does_not_know(desk):
+    thread = await open_topic(desk)
+    # A 409 (another instance polling) and an unreadable answer: the link is down a moment,
+    # the poller is not.
+    await desk.emu.fault(
+        method="getUpdates", error_code=409, description="Conflict: terminated by other getUpdates"
+    )
+    await desk.emu.fault(method="getUpdates", raw_body="<html>502 Bad Gateway</html>")
+
+    async def both_refused() -> bool:
+        calls = await desk.emu.calls("getUpdates")
+        return len([c for c in calls if not c["ok"]]) >= 2
+
+    await desk.emu.wait_for(both_refused, timeout=30, interval=0.1)
+    await desk.client_says("Still there?")
+    assert await desk.wait(lambda: shown(desk, thread, "Still there?"), timeout=15)
