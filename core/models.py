@@ -71,6 +71,8 @@ class ActorKind(StrEnum):
 
 class OutboxStatus(StrEnum):
     PENDING = "pending"
+    # Its call is under way; a row found so at startup was cut off by a crash or a stop.
+    SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
 
@@ -321,6 +323,11 @@ class OutboxItem(Model):
     attempts = fields.IntField(default=0)
     not_before = fields.DatetimeField()
     created_at = fields.DatetimeField()
+    # When the latest call began (the row turned `sending`).
+    started_at = fields.DatetimeField(null=True)
+    # How often a restart found this row `sending`: its call was cut off and its outcome is
+    # unknown, so it was made again. Only such a row can have reached the other side twice.
+    interrupted = fields.IntField(default=0, db_default=0)
     done_at = fields.DatetimeField(null=True)
     last_error = fields.TextField(null=True)
     result: dict = fields.JSONField(default=dict)

@@ -2,6 +2,16 @@
 
 A worker takes due rows by priority; rows of one lane go strictly in order; cosmetic
 rows with a merge key replace each other so only the latest state is ever sent.
+
+Crash safety. A row is marked `sending` (committed) before its handler makes the call. A row
+found `sending` when the worker starts was cut off by a crash or a stop while its call was
+under way: whether the other side got it is unknown, and the Telegram Bot API has no
+idempotency key to ask. Such a row is made again, at least once: it goes back to `pending`
+at the head of its lane, counted in `interrupted` and `attempts`, with `last_error` saying
+so. Handlers skip work whose result they had already stored (a topic post checks its
+ChatMessage mapping, a client reply its `delivered_at`), so only a row cut off between its
+call and the commit of its result can show up twice — and every such row is counted in
+`interrupted`.
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ class GiveUp(Exception):
 Handler = Callable[[OutboxItem], Awaitable[dict[str, Any] | None]]
 
 MAX_ATTEMPTS = 50
+INTERRUPTED = "interrupted by a restart: the call may or may not have reached the other side"
 
 
 async def enqueue(
@@ -91,15 +102,20 @@ class OutboxWorker:
         self.handlers[kind] = handler
 
     async def due(self, now: datetime, limit: int) -> list[OutboxItem]:
-        """The first pending row of each lane, most urgent first."""
-        rows = await OutboxItem.filter(status=OutboxStatus.PENDING).order_by("id").limit(1000)
+        """The first pending row of each lane, most urgent first. A `sending` row (one cut
+        off and not yet recovered) still holds its lane."""
+        rows = (
+            await OutboxItem.filter(status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING])
+            .order_by("id")
+            .limit(1000)
+        )
         seen: set[str] = set()
         picked: list[OutboxItem] = []
         for row in rows:
             blocked = row.lane and row.lane in seen
             if row.lane:
                 seen.add(row.lane)
-            if blocked or row.not_before > now:
+            if blocked or row.status is not OutboxStatus.PENDING or row.not_before > now:
                 continue
             picked.append(row)
         picked.sort(key=lambda r: (r.priority, r.id))
@@ -112,11 +128,47 @@ class OutboxWorker:
                 await asyncio.gather(*(self._process(item) for item in items))
             return len(items)
 
+    async def recover(self) -> int:
+        """Rows a crash or a stop cut off mid-call go out again (at least once); their count.
+
+        Safe at any time: under the round lock no row of this worker is in flight, so every
+        `sending` row is one whose call was interrupted. Only one worker may use a database.
+        """
+        async with self._round:
+            rows = await OutboxItem.filter(status=OutboxStatus.SENDING).order_by("id")
+            for row in rows:
+                row.interrupted += 1
+                # A row that brings the process down every time must not do so forever.
+                row.attempts += 1
+                row.last_error = INTERRUPTED
+                row.status = OutboxStatus.PENDING
+                if row.attempts >= MAX_ATTEMPTS:
+                    row.status, row.done_at = OutboxStatus.FAILED, self.ctx.wall.now()
+                await row.save(
+                    update_fields=["interrupted", "attempts", "last_error", "status", "done_at"]
+                )
+            if rows:
+                log.warning(
+                    "outbox: %d row(s) were cut off mid-call by a restart, sent again: %s",
+                    len(rows),
+                    ", ".join(f"{r.kind} #{r.id}" for r in rows),
+                )
+                self.ctx.outbox_signal.set()
+            return len(rows)
+
     async def _process(self, item: OutboxItem) -> None:
         handler = self.handlers.get(item.kind)
         now = self.ctx.wall.now
         if handler is None:
             return
+        # Committed before the call: a crash from here on leaves the row `sending`.
+        started = now()
+        taken = await OutboxItem.filter(id=item.id, status=OutboxStatus.PENDING).update(
+            status=OutboxStatus.SENDING, started_at=started
+        )
+        if not taken:
+            return  # replaced by a newer row with its merge key meanwhile
+        item.status, item.started_at = OutboxStatus.SENDING, started
         try:
             result = await handler(item)
         except RetryLater as exc:
@@ -127,6 +179,7 @@ class OutboxWorker:
                 delay = max(delay, backoff(item.attempts))
             item.last_error = str(exc)
             item.not_before = now() + timedelta(seconds=delay)
+            item.status = OutboxStatus.PENDING
             if item.attempts >= MAX_ATTEMPTS:
                 item.status = OutboxStatus.FAILED
             await item.save(update_fields=["attempts", "last_error", "not_before", "status"])
@@ -140,6 +193,7 @@ class OutboxWorker:
             item.attempts += 1
             item.last_error = repr(exc)
             item.not_before = now() + timedelta(seconds=backoff(item.attempts))
+            item.status = OutboxStatus.PENDING
             if item.attempts >= MAX_ATTEMPTS:
                 item.status = OutboxStatus.FAILED
             await item.save(update_fields=["attempts", "last_error", "not_before", "status"])
@@ -154,6 +208,10 @@ class OutboxWorker:
                 return
 
     async def _loop(self) -> None:
+        try:
+            await self.recover()
+        except Exception:
+            log.exception("outbox recovery")
         while True:
             try:
                 if await self.run_once():
