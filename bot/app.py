@@ -104,6 +104,8 @@ class App:
             )
             self.bots[client_bot.id] = client_bot
             await self.add_client_channel(client_bot, dispatchers)
+        # Rows a crash cut off mid-call first, so that the requeue below sees them pending.
+        await self.core.outbox.recover()
         await self.desk.requeue_unposted()
         for bot_id, dispatcher in dispatchers.items():
             self.pollers.append(

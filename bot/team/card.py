@@ -19,6 +19,7 @@ from aiogram.types import (
     LinkPreviewOptions,
     Message,
 )
+from tortoise.transactions import in_transaction
 
 from bot.i18n import t
 from bot.storage import ChatMessage, TopicLink
@@ -251,10 +252,12 @@ class Card:
             panel = Panel(key=card_key(dialog.id), chat_id=self.team.chat_id)
         panel.message_id, panel.bot_id = message_id, bot_id
         panel.digest, panel.updated_at = digest, self.core.clock.now()
-        await panel.save()
-        link.card_message_id = message_id
-        await link.save(update_fields=["card_message_id"])
-        await self.map_opening(opening, message_id, bot_id)
+        # One commit: a crash halfway would post the card, or the texts on it, again.
+        async with in_transaction():
+            await panel.save()
+            link.card_message_id = message_id
+            await link.save(update_fields=["card_message_id"])
+            await self.map_opening(opening, message_id, bot_id)
 
     async def map_opening(self, opening: list[ClientMessage], message_id: int, bot_id: int) -> None:
         """The texts the card shows are in the topic now: their own posts are skipped, and a

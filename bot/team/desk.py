@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import ReplyParameters
+from tortoise.transactions import in_transaction
 
 from bot.i18n import t
 from bot.storage import ChatMessage, Once, TopicLink
@@ -458,16 +459,18 @@ class Desk:
         return int(copy.tg_message_id) if copy else None
 
     async def remember_copies(self, batch: list[Message], ids: list[int], bot_id: int) -> None:
-        # An album maps part to part; coalesced texts all map to the one post.
-        for index, message in enumerate(batch):
-            tg_id = ids[min(index, len(ids) - 1)]
-            await ChatMessage.create(
-                chat_id=self.chat_id,
-                tg_message_id=tg_id,
-                message=message,
-                bot_id=bot_id,
-                created_at=self.now(),
-            )
+        # An album maps part to part; coalesced texts all map to the one post. All at once:
+        # a crash halfway would post the unmapped rest again.
+        async with in_transaction():
+            for index, message in enumerate(batch):
+                tg_id = ids[min(index, len(ids) - 1)]
+                await ChatMessage.create(
+                    chat_id=self.chat_id,
+                    tg_message_id=tg_id,
+                    message=message,
+                    bot_id=bot_id,
+                    created_at=self.now(),
+                )
 
     async def mirror_client_edit(self, item: OutboxItem) -> None:
         message = await Message.get(id=item.payload["message_id"])
