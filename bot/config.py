@@ -113,8 +113,9 @@ class Settings(BaseSettings):
     RELAY_BOT_TOKENS: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         repr=False,
-        description="extra bots that post into the team group for more throughput, "
-        "comma separated tokens; each must be an administrator there",
+        description="extra bots that create topics and post client messages and cards into "
+        "the team group, each with its own budget; comma separated tokens; each must be an "
+        "administrator there (with Manage Topics to create topics)",
     )
     GROUP_MESSAGES_PER_MINUTE: int = Field(
         20, description="messages per minute one bot may send into the team group"
