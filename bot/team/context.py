@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import Message, ReactionTypeEmoji, TelegramObject, User
 
 from bot.i18n import pick_language
@@ -69,10 +70,13 @@ class Team:
         busy, a reaction on the command (it costs no group message; the title and the card
         show the new state anyway)."""
         if message.chat.id == self.chat_id and self.desk.busy():
-            await self.bot.set_message_reaction(
-                message.chat.id, message.message_id, [ReactionTypeEmoji(emoji=mark)]
-            )
-            return
+            try:
+                await self.bot.set_message_reaction(
+                    message.chat.id, message.message_id, [ReactionTypeEmoji(emoji=mark)]
+                )
+                return
+            except TelegramBadRequest:
+                pass  # reactions turned off in the group: the line it is
         await self.say(message, text)
 
     async def say(self, message: Message, text: str, **kwargs: Any) -> Message:
