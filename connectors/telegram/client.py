@@ -15,8 +15,9 @@ from aiogram.types import ReplyParameters
 
 from connectors.telegram.errors import REPLY_GONE, delivery_errors, is_not_modified
 from connectors.telegram.outbound import CAPTIONLESS, Outbound, Send, Step
+from connectors.telegram.pace import ChatPace
 from connectors.telegram.texts import CAPTION_LIMIT, split_text, to_entities, utf16_len
-from core.connector import IngestFn, RejectedContent, Sent
+from core.connector import IngestFn, RejectedContent, Sent, TemporaryFailure
 from core.models import Channel, ChannelKind, Dialog, Message, MessageKind
 
 # meta keys written here
@@ -35,6 +36,7 @@ class TelegramClientConnector:
         self.bot = bot
         self.bots = bots
         self.team_chat_id = team_chat_id
+        self.pace = ChatPace()
 
     async def start(self, ingest: IngestFn) -> None:
         # Updates come through the process's polling and client_router.
@@ -55,7 +57,7 @@ class TelegramClientConnector:
             steps = self._copy_plan(chat_id, message, reply)
         if steps:
             try:
-                await self._run(message, steps, reply, "copy")
+                await self._run(message, steps, reply, "copy", chat_id)
             except RejectedContent as exc:
                 if "not found" not in exc.reason or message.meta.get(STEPS):
                     raise
@@ -67,7 +69,7 @@ class TelegramClientConnector:
             )
             if not steps:
                 raise RejectedContent("nothing to send: no text and no attachments")
-            await self._run(message, steps, reply, "rebuild")
+            await self._run(message, steps, reply, "rebuild", chat_id)
         return Sent(external_ids=[str(i) for i in message.meta[IDS]])
 
     def _reply_parameters(self, reply_to: Message | None) -> ReplyParameters | None:
@@ -106,13 +108,22 @@ class TelegramClientConnector:
         async def copy_many(reply: ReplyParameters | None) -> list[Any]:
             return list(await self.bot.copy_messages(chat_id, source, ids))
 
-        return [Step(copy_many, holds_text=holds)]
+        return [Step(copy_many, holds_text=holds, size=len(ids))]
 
     async def _run(
-        self, message: Message, steps: list[Step], reply: ReplyParameters | None, path: str
+        self,
+        message: Message,
+        steps: list[Step],
+        reply: ReplyParameters | None,
+        path: str,
+        chat_id: int,
     ) -> None:
         done: list[list[int]] = list(message.meta.get(STEPS) or [])
         for index in range(len(done), len(steps)):
+            wait = self.pace.take(chat_id, steps[index].size)
+            if wait > 0:
+                # The steps done so far are kept: the rest goes when the chat's pace allows.
+                raise TemporaryFailure("the chat's pace", retry_after=wait)
             sent = await self._attempt(steps[index].send, reply if index == 0 else None)
             done.append([m.message_id for m in sent])
             ids = [i for part in done for i in part]

@@ -44,6 +44,8 @@ class Step:
     send: Send
     # Where the message's text lives on the client side, for edits: "caption", "text" or None.
     holds_text: str | None = None
+    # Messages it puts into the chat (an album: one per item), for the chat's pace.
+    size: int = 1
 
 
 def _runs(attachments: list[Att]) -> list[list[Att]]:
@@ -99,9 +101,11 @@ class Outbound:
             if not in_caption and fits and group[0]["kind"] not in CAPTIONLESS:
                 # Even an empty caption takes the slot: an edit may add a caption later.
                 in_caption = True
-                steps.append(Step(self._media(group, text, entities), holds_text="caption"))
+                steps.append(
+                    Step(self._media(group, text, entities), holds_text="caption", size=len(group))
+                )
             else:
-                steps.append(Step(self._media(group, "", [])))
+                steps.append(Step(self._media(group, "", []), size=len(group)))
         if text.strip() and not in_caption:
             # Media first, then the text that did not fit as a caption, cut to Telegram's size.
             for part, part_entities in split_text(text, entities):

@@ -45,6 +45,7 @@ async def test_text_with_entities_html_looking_text_arrives_literally(desk: Desk
     session = AiohttpSession(api=TelegramAPIServer.from_base(desk.emu.base_url))
     bot = Bot(desk.bot.token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
     desk.connector = TelegramClientConnector(desk.channel, bot, {bot.id: bot}, desk.team_chat_id)
+    desk.connector.pace.take = lambda chat_id, n=1: 0.0  # type: ignore[method-assign]
     text = "<b>not bold</b> & this is"
     bold = {"type": "bold", "offset": 21, "length": 4}
     try:
@@ -181,6 +182,7 @@ async def test_a_separate_client_bot_uploads_the_team_bots_file(desk: Desk) -> N
     bots = {desk.bot.id: desk.bot, client_bot.id: client_bot}
     channel = desk.channel  # the channel row does not matter to sending
     connector = TelegramClientConnector(channel, client_bot, bots, desk.team_chat_id)
+    connector.pace.take = lambda chat_id, n=1: 0.0  # type: ignore[method-assign]
     meta = {"team_chat_id": desk.team_chat_id, "team_message_ids": [1], "team_bot_id": desk.bot.id}
     message = await desk.out("from the team", attachments=[photo], meta=meta)
     await connector.send(desk.dialog, message, None)

@@ -23,12 +23,12 @@ async def operator_sends(desk, thread: int, **body: Any) -> dict[str, Any]:
     return await desk.emu.send(desk.operator["id"], chat_id=desk.chat_id, thread_id=thread, **body)
 
 
-async def client_received(desk, count: int) -> list[dict[str, Any]]:
+async def client_received(desk, count: int, timeout: float = 8.0) -> list[dict[str, Any]]:  # noqa: ASYNC109
     async def enough():
         got = [m for m in await desk.client_chat() if m["from"]["is_bot"]]
         return got if len(got) >= count else None
 
-    return await desk.wait(enough)
+    return await desk.wait(enough, timeout=timeout)
 
 
 async def test_every_kind_reaches_the_client(desk):
@@ -47,7 +47,7 @@ async def test_every_kind_reaches_the_client(desk):
         desk, thread, contact={"phone_number": "+74950000000", "first_name": "Desk"}
     )
 
-    got = await client_received(desk, 10)
+    got = await client_received(desk, 10, timeout=30)
     assert [m["kind"] for m in got] == [
         "text", "document", "photo", "voice", "audio", "video", "video_note", "sticker",
         "location", "contact",
@@ -120,3 +120,14 @@ async def test_general_is_never_relayed(desk):
     assert [m.get("text") or m.get("caption") for m in got] == ["Topic answer"]
     general = await desk.emu.messages(desk.chat_id, thread_id="general")
     assert not [m for m in general if m["from"]["is_bot"] and m["kind"] != "service"]
+
+
+async def test_a_burst_of_replies_keeps_the_chats_pace_and_meets_no_429(desk):
+    thread = await topic_with_hello(desk)
+    await desk.emu.limits(enabled=True)
+    for n in range(7):
+        await operator_sends(desk, thread, text=f"answer {n}")
+    got = await client_received(desk, 7, timeout=30)
+    assert [m["text"] for m in got] == [f"answer {n}" for n in range(7)]
+    refused = [c for c in await desk.emu.calls() if c.get("error_code") == 429]
+    assert refused == []
