@@ -282,9 +282,7 @@ class Card:
         # Only the bot that posted the card may edit it, with its own budget.
         poster = desk.poster_of(panel.bot_id)
         message_id = int(panel.message_id)
-        wait = poster.budget.take()
-        if wait > 0:
-            raise RetryLater(wait, "group budget", waiting=True)
+        desk.spend(poster)
         try:
             await desk.poster_call(
                 poster,

@@ -49,6 +49,20 @@ OPENING_LIMIT = 2500
 REQUEUE_DAYS = 7
 
 
+def texts_up_to(messages: list[Message], limit: int) -> list[Message]:
+    """The leading plain texts of `messages` that together fit into about `limit` chars."""
+    batch: list[Message] = []
+    size = 0
+    for m in messages:
+        if m.attachments or m.album_key:
+            break
+        size += len(m.text) + len(m.sender_name) + 16
+        if batch and size > limit:
+            break
+        batch.append(m)
+    return batch
+
+
 @dataclass
 class Poster:
     """A bot that may post client messages into topics, with its own group budget."""
@@ -169,9 +183,10 @@ class Desk:
 
     # ---- budget ---------------------------------------------------------------------------
 
-    def spend(self) -> None:
-        """One call into the group, or come back when the budget allows it."""
-        wait = self.budget.take()
+    def spend(self, poster: Poster | None = None) -> None:
+        """One call into the group (of `poster`'s budget; the team bot's by default), or
+        come back when the budget allows it."""
+        wait = (poster.budget if poster else self.budget).take()
         if wait > 0:
             raise RetryLater(wait, "group budget", waiting=True)
 
@@ -355,37 +370,28 @@ class Desk:
         """The bot (main or relay) whose group budget frees first; spend one call of it."""
         able = [p for p in self.posters if p.can_create_topics or not creating_topic]
         best = min(able, key=lambda p: p.budget.wait_time())
-        wait = best.budget.take()
-        if wait > 0:
-            raise RetryLater(wait, "group budget", waiting=True)
+        self.spend(best)
         return best
 
     async def batch_from(self, head: Message) -> list[Message]:
         """What goes out in one topic message: an album whole, or the client's texts that
         piled up while the group's budget was spent — in order, never reordered."""
-        unposted = [
-            m
-            for m in await Message.filter(
-                dialog_id=head.dialog_id,  # type: ignore[attr-defined]
-                kind=MessageKind.IN,
-                id__gte=head.id,
-            ).order_by("id")
-            if not await ChatMessage.exists(message_id=m.id, chat_id=self.chat_id)
-        ]
+        unposted = await self.unposted(head.dialog_id, since=head.id)  # type: ignore[attr-defined]
         if head.album_key:
             return [m for m in unposted if m.album_key == head.album_key]
         if head.attachments:
             return [head]
-        batch: list[Message] = []
-        size = 0
-        for m in unposted:
-            if m.attachments or m.album_key:
-                break
-            size += len(m.text) + len(m.sender_name) + 16
-            if batch and size > COALESCE_LIMIT:
-                break
-            batch.append(m)
-        return batch or [head]
+        return texts_up_to(unposted, COALESCE_LIMIT) or [head]
+
+    async def unposted(self, dialog_id: int, since: int = 0) -> list[Message]:
+        """The dialog's client messages (from id `since` on) not yet shown in the topic."""
+        posted = set(
+            await ChatMessage.filter(
+                chat_id=self.chat_id, message__dialog_id=dialog_id, message_id__gte=since
+            ).values_list("message_id", flat=True)
+        )
+        messages = Message.filter(dialog_id=dialog_id, kind=MessageKind.IN, id__gte=since)
+        return [m for m in await messages.order_by("id") if m.id not in posted]
 
     def busy(self) -> bool:
         return all(p.budget.busy() for p in self.posters)
@@ -397,21 +403,7 @@ class Desk:
         and to reply to. `waited`: the card already waited for the budget."""
         if not (waited or self.busy()):
             return []
-        unposted = [
-            m
-            for m in await Message.filter(dialog_id=dialog.id, kind=MessageKind.IN).order_by("id")
-            if not await ChatMessage.exists(message_id=m.id, chat_id=self.chat_id)
-        ]
-        batch: list[Message] = []
-        size = 0
-        for m in unposted:
-            if m.attachments or m.album_key:
-                break
-            size += len(m.text) + len(m.sender_name) + 16
-            if size > OPENING_LIMIT:
-                break
-            batch.append(m)
-        return batch
+        return texts_up_to(await self.unposted(dialog.id), OPENING_LIMIT)
 
     async def shown_in(self, tg_message_id: int) -> list[Message]:
         """The client messages a group message shows (a coalesced post, the card)."""
@@ -504,9 +496,7 @@ class Desk:
                 text=text,
                 entities=to_entities(entities),
             )
-        wait = poster.budget.take()
-        if wait > 0:
-            raise RetryLater(wait, "group budget", waiting=True)
+        self.spend(poster)
         try:
             await call(request())
         except TelegramBadRequest as exc:

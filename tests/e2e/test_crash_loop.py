@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import re
 import signal
@@ -33,7 +32,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.e2e.test_run_process import Process, free_port
+from tests.e2e.test_run_process import Process, run_env, team_group
 from tests.emulator.methods import IMPLS
 
 TOKEN = "700202:crash-loop-bot-token"
@@ -132,39 +131,11 @@ async def test_kill_9_again_and_again_loses_nothing_and_repeats_only_cut_off_cal
         letter: await emulator.user(name, last_name="Test", language_code="en")
         for letter, name in zip("ABC", CLIENTS, strict=True)
     }
-    group = await emulator.group(
-        title="Acme support",
-        members=[{"user_id": operator["id"], "status": "administrator"}],
-        bots=[
-            {
-                "token": TOKEN,
-                "status": "administrator",
-                "rights": {
-                    "can_manage_topics": True,
-                    "can_delete_messages": True,
-                    "can_pin_messages": True,
-                },
-            }
-        ],
-    )
-    chat_id = group["chat_id"]
-    port = free_port()
+    chat_id = await team_group(emulator, operator, TOKEN)
+    # Telegram's limits are off in the emulator; eadesk's own may be generous here.
+    env, port = run_env(emulator, chat_id, tmp_path, TOKEN, GROUP_MESSAGES_PER_MINUTE="600")
     db = tmp_path / "db.sqlite3"
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "BOT_TOKEN": TOKEN,
-        "TEAM_CHAT_ID": str(chat_id),
-        "TELEGRAM_API_URL": emulator.base_url,
-        "DATABASE_URL": f"sqlite://{db}",
-        "HTTP_PORT": str(port),
-        "LANGUAGE": "en",
-        # Telegram's limits are off in the emulator; eadesk's own may be generous here.
-        "GROUP_MESSAGES_PER_MINUTE": "600",
-    }
-    workdir = tmp_path / "run"
-    workdir.mkdir()
-    process = Process(env, workdir)
+    process = Process(env, tmp_path / "run")
     trap = AnswerLost(monkeypatch, process)
 
     async def ready() -> bool:

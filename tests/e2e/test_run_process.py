@@ -50,6 +50,47 @@ class Process:
         return self.log.read_text(errors="replace")[-4000:]
 
 
+async def team_group(emulator: Any, operator: dict[str, Any], token: str = TOKEN) -> int:
+    """The team's forum group, the bot an administrator with the rights it needs; its id."""
+    group = await emulator.group(
+        title="Acme support",
+        members=[{"user_id": operator["id"], "status": "administrator"}],
+        bots=[
+            {
+                "token": token,
+                "status": "administrator",
+                "rights": {
+                    "can_manage_topics": True,
+                    "can_delete_messages": True,
+                    "can_pin_messages": True,
+                },
+            }
+        ],
+    )
+    return int(group["chat_id"])
+
+
+def run_env(
+    emulator: Any, chat_id: int, tmp_path: Path, token: str = TOKEN, **extra: str
+) -> tuple[dict[str, str], int]:
+    """Only the settings of PRODUCT.md §7 the program needs, and its health port. Its working
+    directory (`tmp_path/run`) has no .env: the environment is all it gets."""
+    port = free_port()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "BOT_TOKEN": token,
+        "TEAM_CHAT_ID": str(chat_id),
+        "TELEGRAM_API_URL": emulator.base_url,
+        "DATABASE_URL": f"sqlite://{tmp_path}/db.sqlite3",
+        "HTTP_PORT": str(port),
+        "LANGUAGE": "en",
+        **extra,
+    }
+    (tmp_path / "run").mkdir()
+    return env, port
+
+
 async def wait(predicate: Any, process: Process, timeout: float = 15.0) -> Any:  # noqa: ASYNC109
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -66,36 +107,9 @@ async def test_the_program_answers_survives_kill_9_and_duplicates_nothing(emulat
     await emulator.bot(TOKEN, username=BOT)
     operator = await emulator.user("Olga", language_code="en")
     client = await emulator.user("Ann", last_name="Lee", language_code="en")
-    group = await emulator.group(
-        title="Acme support",
-        members=[{"user_id": operator["id"], "status": "administrator"}],
-        bots=[
-            {
-                "token": TOKEN,
-                "status": "administrator",
-                "rights": {
-                    "can_manage_topics": True,
-                    "can_delete_messages": True,
-                    "can_pin_messages": True,
-                },
-            }
-        ],
-    )
-    chat_id = group["chat_id"]
-    port = free_port()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "BOT_TOKEN": TOKEN,
-        "TEAM_CHAT_ID": str(chat_id),
-        "TELEGRAM_API_URL": emulator.base_url,
-        "DATABASE_URL": f"sqlite://{tmp_path}/db.sqlite3",
-        "HTTP_PORT": str(port),
-        "LANGUAGE": "en",
-    }
-    workdir = tmp_path / "run"
-    workdir.mkdir()  # no .env here: the environment is all it gets
-    process = Process(env, workdir)
+    chat_id = await team_group(emulator, operator)
+    env, port = run_env(emulator, chat_id, tmp_path)
+    process = Process(env, tmp_path / "run")
 
     async def topics() -> list[dict[str, Any]]:
         return [t for t in await emulator.topics(chat_id) if not t["deleted"]]
