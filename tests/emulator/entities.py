@@ -339,29 +339,97 @@ def parse(text: str, parse_mode: str | None) -> tuple[str, list[dict[str, Any]] 
     raise ParseError(f'Unsupported parse_mode "{parse_mode}"')
 
 
+_LEGACY_MARKERS = {"*": "bold", "_": "italic", "`": "code", "[": "text_link"}
+_LEGACY_ESCAPABLE = "_*`["
+
+
+def _legacy_link(url: str, offset: int, length: int) -> dict[str, Any] | None:
+    """The entity of a legacy ``[text](url)``; None when Telegram would drop it (bad url)."""
+    m = re.match(r"tg:(?://)?user/?\?(.*)", url, re.IGNORECASE)
+    if m:
+        for part in m.group(1).split("#", 1)[0].split("&"):
+            key, _, value = part.partition("=")
+            if key == "id" and value.isdigit():
+                user = {"id": int(value), "is_bot": False, "first_name": "User"}
+                return {"type": "text_mention", "offset": offset, "length": length, "user": user}
+    url = url.strip()
+    if not url or any(c.isspace() for c in url):
+        return None
+    return {"type": "text_link", "offset": offset, "length": length, "url": url}
+
+
 def _parse_markdown_legacy(src: str) -> tuple[str, list[dict[str, Any]]]:
+    """Telegram's legacy ``Markdown``, as tdlib's ``parse_markdown`` reads it.
+
+    Entities: *bold*, _italic_, `code`, a pre block between triple backticks (an optional
+    language right after the opening ones), and [text](url): the url runs up to the first
+    closing parenthesis, so it may hold underscores or asterisks; [url] alone links to
+    itself. Outside entities a backslash escapes the next of the four characters _ * ` [;
+    any other backslash is kept. Inside entities nothing is escaped; entities do not nest.
+    """
     out: list[str] = []
     out_len = 0
     entities: list[dict[str, Any]] = []
+    n = len(src)
     i = 0
-    kinds = {"*": "bold", "_": "italic", "`": "code"}
-    while i < len(src):
+    while i < n:
         ch = src[i]
-        if ch in kinds:
-            end = src.find(ch, i + 1)
-            if end == -1:
-                raise ParseError(
-                    f"Can't find end of the entity starting at byte offset {_byte_offset(src, i)}"
-                )
-            body = src[i + 1 : end]
-            start = out_len
-            out.append(body)
-            out_len += utf16_len(body)
-            if body:
-                entities.append({"type": kinds[ch], "offset": start, "length": out_len - start})
-            i = end + 1
+        if ch == "\\" and i + 1 < n and src[i + 1] in _LEGACY_ESCAPABLE:
+            out.append(src[i + 1])
+            out_len += 1
+            i += 2
             continue
-        out.append(ch)
-        out_len += utf16_len(ch)
+        if ch not in _LEGACY_MARKERS:
+            out.append(ch)
+            out_len += utf16_len(ch)
+            i += 1
+            continue
+        begin = i
+        end_char = "]" if ch == "[" else ch
         i += 1
+        is_pre = False
+        language = ""
+        if ch == "`" and src.startswith("``", i):
+            i += 2
+            is_pre = True
+            lang_end = i
+            while lang_end < n and not src[lang_end].isspace() and src[lang_end] != "`":
+                lang_end += 1
+            if lang_end != i and lang_end < n and src[lang_end] != "`":
+                language = src[i:lang_end]
+                i = lang_end
+            if i < n and src[i] in "\r\n":  # one line break after the opening ``` is skipped
+                i += 2 if src[i + 1 : i + 2] in ("\r", "\n") and src[i + 1] != src[i] else 1
+        start = out_len
+        body_start = i
+        while i < n and (src[i] != end_char or (is_pre and not src.startswith("``", i + 1))):
+            i += 1
+        if i >= n:
+            raise ParseError(
+                f"Can't find end of the entity starting at byte offset {_byte_offset(src, begin)}"
+            )
+        body = src[body_start:i]
+        out.append(body)
+        out_len += utf16_len(body)
+        if out_len > start:
+            length = out_len - start
+            if ch == "[":
+                if src.startswith("(", i + 1):
+                    close = src.find(")", i + 2)
+                    url_end = n if close == -1 else close
+                    url = src[i + 2 : url_end]
+                    i = url_end
+                else:
+                    url = body
+                link = _legacy_link(url, start, length)
+                if link is not None:
+                    entities.append(link)
+            elif is_pre:
+                ent: dict[str, Any] = {"type": "pre", "offset": start, "length": length}
+                if language:
+                    ent["language"] = language
+                entities.append(ent)
+            else:
+                entities.append({"type": _LEGACY_MARKERS[ch], "offset": start, "length": length})
+        i += 3 if is_pre else 1
     return "".join(out), entities

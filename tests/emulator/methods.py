@@ -244,6 +244,10 @@ async def get_updates(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: 
     lim = max(1, min(100, int(p.get("limit", 100) or 100)))
     timeout = max(0.0, min(50.0, float(p.get("timeout", 0) or 0)))
     _set_allowed(bot, p.get("allowed_updates"))
+    if offset < 0:
+        # counted from the end of the queue (as the Bot API server does): -1 is the last
+        # update; everything before it is forgotten, newer ones arrive as usual
+        offset = max(1, bot.next_update_id + offset)
     if offset > 0:
         bot.updates[:] = [u for u in bot.updates if u["update_id"] >= offset]
     bot.poll_generation += 1
@@ -258,7 +262,7 @@ async def get_updates(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: 
                 "Conflict: terminated by other getUpdates request; make sure "
                 "that only one bot instance is running",
             )
-        pending = bot.updates[offset:] if offset < 0 else bot.updates
+        pending = bot.updates
         if pending or time.monotonic() >= deadline:
             return pending[:lim]
         bot.event.clear()
