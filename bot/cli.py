@@ -26,8 +26,20 @@ NOT_CONFIGURED = (
 
 DESCRIPTION = """\
 eadesk is a self-hosted helpdesk whose operators work inside Telegram: every client
-conversation (Telegram, e-mail, web chat, WhatsApp, Instagram, VK, telephony) becomes
-a forum topic in the team's supergroup, and operators answer right there."""
+conversation becomes a forum topic in the team's supergroup, and operators answer right
+there. Clients write today through Telegram (a private chat with the team bot or with
+client bots); e-mail, a web chat, WhatsApp, Instagram, VK and telephony are to come."""
+
+# Libraries whose INFO is for developers (each scheduler tick in two lines, each update
+# handled, each /healthz request, the ORM's start and stop): the default log keeps what an
+# admin needs; LOG_LEVEL=DEBUG shows it all.
+CHATTY_LOGGERS = (
+    "apscheduler",
+    "tortoise",
+    "aiogram.event",
+    "aiogram.dispatcher",
+    "aiohttp.access",
+)
 
 
 def _default(value: Any) -> str:
@@ -52,8 +64,10 @@ def environment_help() -> str:
         )
     lines += [
         "",
-        "exit status: 0 all right; 1 `check` found something to fix; 2 not configured",
-        "(each missing or malformed variable is named on its own line).",
+        "exit status: 0 all right; 1 `check` found something to fix, or `run` cannot start",
+        "(Telegram refuses a token: said in one line); 2 not configured (each missing or",
+        "malformed variable is named on its own line). While Telegram cannot be reached,",
+        "`run` keeps trying and says so in one line each time.",
     ]
     return "\n".join(lines)
 
@@ -104,15 +118,20 @@ def run_command() -> int:
     settings = _settings_or_explain()
     if settings is None:
         return EXIT_NOT_CONFIGURED
-    logging.basicConfig(
-        level=settings.LOG_LEVEL,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.LOG_LEVEL)
     from bot.app import run_app  # the whole application loads only when it is run
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is the ordinary way to stop it
-        asyncio.run(run_app(settings))
+        return EXIT_PROBLEMS if asyncio.run(run_app(settings)) else EXIT_OK
     return EXIT_OK
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        quiet = max(logging.WARNING, logging.getLevelName(level))
+        for name in CHATTY_LOGGERS:
+            logging.getLogger(name).setLevel(quiet)
 
 
 def check_command() -> int:

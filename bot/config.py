@@ -96,9 +96,12 @@ class Settings(BaseSettings):
     REOPEN_WINDOW_MESSENGER: timedelta = Field(
         timedelta(hours=48),
         description="a client writing within this after a close continues the same "
-        "episode (messengers, social, web chat, telephony)",
+        "episode (Telegram; later also the other messengers, social networks, web chat and "
+        "telephony)",
     )
-    REOPEN_WINDOW_EMAIL: timedelta = Field(timedelta(hours=120), description="the same for e-mail")
+    REOPEN_WINDOW_EMAIL: timedelta = Field(
+        timedelta(hours=120), description="the same for e-mail, once that channel comes"
+    )
     MANAGERS: str = Field(
         "",
         description="extra managers besides the group's administrators: user ids or "
@@ -120,9 +123,9 @@ class Settings(BaseSettings):
     GROUP_MESSAGES_PER_MINUTE: int = Field(
         20, description="messages per minute one bot may send into the team group"
     )
-    HTTP_HOST: str = Field("127.0.0.1", description="address of the health endpoint and webhooks")
+    HTTP_HOST: str = Field("127.0.0.1", description="address of the health endpoint (GET /healthz)")
     HTTP_PORT: int = Field(
-        8080, description="port of the health endpoint and webhooks; 0 picks a free port"
+        8080, description="port of the health endpoint (GET /healthz); 0 picks a free port"
     )
     LOG_LEVEL: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
 

@@ -5,19 +5,27 @@ the outbox); this one covers every chat of one bot together."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 from aiogram.methods import CopyMessages, ForwardMessages, SendMediaGroup
+
+from bot.storage import GroupCall
 
 if TYPE_CHECKING:
     from aiogram import Bot
     from aiogram.client.session.middlewares.base import NextRequestMiddlewareType
     from aiogram.methods import Response, TelegramMethod
     from aiogram.methods.base import TelegramType
+
+    from core.clock import Clock
+
+log = logging.getLogger(__name__)
 
 # Telegram's documented limit for one bot: about 30 messages per second over all its chats
 # (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
@@ -147,3 +155,50 @@ class BotRateLimit(BaseRequestMiddleware):
             return await make_request(bot, method)
         finally:
             self.window.release(taken)
+
+
+# Telegram counts a group's messages over a minute; rows a little older are of no use.
+GROUP_WINDOW = timedelta(seconds=60)
+GROUP_CALLS_KEPT = timedelta(minutes=2)
+
+
+class GroupCallLog(BaseRequestMiddleware):
+    """A poster bot's middleware: each message it sends into the team group is written down
+    (bot.storage.GroupCall, wall-clock time) before the call goes out. A restart starts each
+    group budget from these, so it does not burst into a minute Telegram still counts."""
+
+    def __init__(self, chat_id: int, clock: Clock) -> None:
+        self.chat_id = chat_id
+        self.clock = clock
+        self._pruned: datetime | None = None
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        n = counted(method)
+        if n and getattr(method, "chat_id", None) == self.chat_id:
+            try:
+                await self.record(bot.id, n)
+            except Exception as exc:  # bookkeeping must never stop a call
+                log.warning("could not write down a group call (%s)", exc)
+        return await make_request(bot, method)
+
+    async def record(self, bot_id: int, n: int) -> None:
+        now = self.clock.now()
+        await GroupCall.bulk_create([GroupCall(bot_id=bot_id, at=now) for _ in range(n)])
+        if self._pruned is None or now - self._pruned >= GROUP_WINDOW:
+            self._pruned = now
+            await GroupCall.filter(at__lt=now - GROUP_CALLS_KEPT).delete()
+
+
+async def recent_group_calls(bot_id: int, now: datetime) -> list[float]:
+    """How many seconds ago `bot_id` sent each of its messages into the group within the
+    last minute, as written down by GroupCallLog (older rows are dropped here)."""
+    await GroupCall.filter(at__lt=now - GROUP_CALLS_KEPT).delete()
+    times = await GroupCall.filter(bot_id=bot_id, at__gt=now - GROUP_WINDOW).values_list(
+        "at", flat=True
+    )
+    return [(now - at).total_seconds() for at in times]  # type: ignore[operator]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
 from core import eventlog
 from core.connector import (
     ConnectorRegistry,
@@ -14,7 +16,7 @@ from core.connector import (
 from core.context import CoreContext
 from core.conversation import EDIT_AT_CLIENT, SEND_TO_CLIENT
 from core.events import DeliveryFailed
-from core.models import Dialog, Message, OutboxItem
+from core.models import Dialog, Message, MessageKind, MessageRef, OutboxItem, fit_key
 from core.outbox import GiveUp, OutboxWorker, RetryLater, backoff
 
 
@@ -31,6 +33,8 @@ class ClientDelivery:
         message = await Message.get(id=item.payload["message_id"])
         if message.delivered_at is not None:
             return {"already": True}
+        if message.kind is not MessageKind.OUT:
+            return {"withdrawn": True}  # became a comment before it went out
         dialog = await Dialog.get(id=message.dialog_id)  # type: ignore[attr-defined]
         album = await self.album_of(message)
         if album:
@@ -48,9 +52,12 @@ class ClientDelivery:
             await self._failed(dialog, message, exc)
             raise GiveUp(exc.reason) from exc
         now = self.ctx.clock.now()
-        for part in album or [message]:
-            part.delivered_at = now
-            await part.save(update_fields=["delivered_at"])
+        parts = album or [message]
+        async with in_transaction():
+            for part in parts:
+                part.delivered_at = now
+                await part.save(update_fields=["delivered_at"])
+            await remember_refs(dialog, parts, sent.external_ids)
         return {"external_ids": sent.external_ids}
 
     async def album_of(self, message: Message) -> list[Message]:
@@ -85,6 +92,19 @@ class ClientDelivery:
             await eventlog.record("dialog.unreachable", at=now, dialog=dialog, reason=exc.reason)
         await self.ctx.bus.publish(
             DeliveryFailed(dialog_id=dialog.id, at=now, message_id=message.id, reason=exc.reason)
+        )
+
+
+async def remember_refs(dialog: Dialog, parts: list[Message], external_ids: list[str]) -> None:
+    """The ids the channel gave what the client now sees, so that a client's reply to any of
+    them finds the message: an album's items part by part, the rest (a long text's parts, a
+    caption that went as text) to the first."""
+    for index, external_id in enumerate(external_ids):
+        part = parts[index] if index < len(parts) else parts[0]
+        await MessageRef.get_or_create(
+            dialog_id=dialog.id,
+            external_id=fit_key(external_id, 255),
+            defaults={"message_id": part.id},
         )
 
 

@@ -83,6 +83,14 @@ class DeliveryFailed(CoreEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReachabilityChanged(CoreEvent):
+    """The client can no longer be written to (blocked us), or can again (wrote to us)."""
+
+    name = "dialog.reachability_changed"
+    reachable: bool
+
+
+@dataclass(frozen=True, kw_only=True)
 class NoteCreated(CoreEvent):
     name = "note.created"
     note_id: int

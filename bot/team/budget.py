@@ -43,6 +43,13 @@ class GroupBudget:
             self._sent.append(self._clock())
         return wait
 
+    def restore(self, ages: list[float]) -> None:
+        """Calls made before this process started, `ages` seconds ago (from the database):
+        a restart continues the minute it came into instead of starting a fresh one."""
+        now = self._clock()
+        earlier = [now - age for age in ages if 0 <= age < 60.0]
+        self._sent = deque(sorted([*earlier, *self._sent]))
+
     def used_last_minute(self) -> int:
         self._trim(self._clock())
         return len(self._sent)

@@ -9,6 +9,7 @@ STATUS_PREFIX = {
     DialogStatus.SNOOZED.value: "💤 ",
     DialogStatus.CLOSED.value: "✅ ",
 }
+UNREACHABLE_PREFIX = "⛔ "
 TITLE_LIMIT = 128
 
 
@@ -19,7 +20,8 @@ def topic_url(chat_id: int, thread_id: int, message_id: int | None = None) -> st
     )
 
 
-def topic_title(client_name: str, channel_name: str, status: str) -> str:
-    prefix = STATUS_PREFIX.get(status, "")
+def topic_title(client_name: str, channel_name: str, status: str, unreachable: bool = False) -> str:
+    # ⛔ first: a client who cannot be written to is what an operator must see before writing.
+    prefix = (UNREACHABLE_PREFIX if unreachable else "") + STATUS_PREFIX.get(status, "")
     base = f"{client_name.strip() or '—'} · {channel_name}"
     return (prefix + base)[:TITLE_LIMIT]

@@ -2,20 +2,57 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import Message
+from tortoise.expressions import Q
 
 from bot.health import Health
-from bot.i18n import pick_language, t
-from bot.team.desk import Desk
-from core.models import OutboxItem, OutboxStatus
+from bot.i18n import t
+from bot.team.desk import TOPIC_POST, Desk
+from core.conversation import EDIT_AT_CLIENT, SEND_TO_CLIENT
+from core.models import Channel, OutboxItem, OutboxStatus
 from core.outbox import Priority, enqueue
 
 GENERAL_NOTICE = "general.notice"
+# Work still waiting this long after it was queued is stuck: the team is told.
+STUCK_AFTER = timedelta(minutes=10)
+# core.connector.UnknownChannel: a dialog's channel has no connector (its token was removed).
+NO_CONNECTOR = "no connector for channel "
+# What a person calls each kind of stuck work (status.stuck.<word>); the rest is "other".
+STUCK_WORDS = {SEND_TO_CLIENT: "replies", EDIT_AT_CLIENT: "edits", TOPIC_POST: "posts"}
+
+
+@dataclass
+class Stuck:
+    """Outbox work that does not get done: waiting for long, or with no connector at all."""
+
+    count: int = 0
+    by_word: dict[str, int] = field(default_factory=dict)
+    oldest_error: str = ""
+    oldest_since: datetime | None = None
+
+
+async def stuck_work(now: datetime) -> Stuck:
+    """Pending rows queued more than STUCK_AFTER before `now` (wall clock, as the outbox
+    keeps it), and rows whose dialog's channel has no connector, whatever their age."""
+    rows = (
+        await OutboxItem.filter(status=OutboxStatus.PENDING)
+        .filter(Q(created_at__lt=now - STUCK_AFTER) | Q(last_error__startswith=NO_CONNECTOR))
+        .order_by("created_at", "id")
+    )
+    stuck = Stuck(count=len(rows))
+    for row in rows:
+        word = STUCK_WORDS.get(row.kind, "other")
+        stuck.by_word[word] = stuck.by_word.get(word, 0) + 1
+    if rows:
+        stuck.oldest_error = rows[0].last_error or ""
+        stuck.oldest_since = rows[0].created_at
+    return stuck
 
 
 class StatusBoard:
@@ -56,11 +93,31 @@ class StatusBoard:
         queue = ", ".join(f"{p.name.lower()} {n}" for p, n in by_priority.items())
         failed = await OutboxItem.filter(status=OutboxStatus.FAILED).count()
         lines.append(t("status.queue", lang, queue=queue, failed=failed))
+        stuck = await stuck_work(self.desk.core.ctx.wall.now())
+        if stuck.count:
+            lines.append(await self.stuck_line(stuck, lang))
         for poster in self.desk.posters:  # the team bot, then each relay: own budgets
             me = await poster.bot.me()
             used, limit = poster.budget.used_last_minute(), poster.budget.per_minute
             lines.append(t("status.budget", lang, bot=me.username, used=used, limit=limit))
         return "\n".join(lines)
+
+    async def stuck_line(self, stuck: Stuck, lang: str) -> str:
+        what = ", ".join(
+            t(f"status.stuck.{word}", lang, count=count) for word, count in stuck.by_word.items()
+        )
+        error = stuck.oldest_error or t("status.stuck.no_error", lang)
+        if error.startswith(NO_CONNECTOR):
+            channel_id = error.removeprefix(NO_CONNECTOR).strip()
+            channel = (
+                await Channel.get_or_none(id=int(channel_id)) if channel_id.isdigit() else None
+            )
+            name = channel.name if channel else f"#{channel_id}"
+            error = t("status.stuck.no_connector", lang, channel=name)
+        since = stuck.oldest_since or self.desk.core.ctx.wall.now()
+        when = since.astimezone(self.tz).strftime("%d.%m %H:%M")
+        minutes = int(STUCK_AFTER.total_seconds() // 60)
+        return t("status.stuck", lang, what=what, minutes=minutes, since=when, error=error)
 
 
 def status_router(board: StatusBoard, team_chat_id: int) -> Router:
@@ -69,8 +126,8 @@ def status_router(board: StatusBoard, team_chat_id: int) -> Router:
 
     @router.message(Command("status"))
     async def status(message: Message) -> None:
-        lang = pick_language(message.from_user.language_code if message.from_user else None)
+        # The whole group reads it: in the group's language.
         await board.desk.spend_waiting()
-        await message.reply(await board.report(lang))
+        await message.reply(await board.report(board.desk.lang))
 
     return router
