@@ -178,6 +178,17 @@ def parse_snooze(text: str, now: datetime, tz: ZoneInfo) -> datetime | Forever:
     return moment.astimezone(UTC)
 
 
+# Longer snoozes are cut to this: a dialog forgotten for longer is lost, not snoozed.
+MAX_SNOOZE = timedelta(days=365)
+
+
+def cap_snooze(moment: datetime | Forever, now: datetime) -> tuple[datetime | Forever, bool]:
+    """`moment`, or now + MAX_SNOOZE when it lies further ahead; and whether it was cut."""
+    if moment is FOREVER or moment - now <= MAX_SNOOZE:
+        return moment, False
+    return (now + MAX_SNOOZE).astimezone(UTC), True
+
+
 def snooze_presets(now: datetime, tz: ZoneInfo) -> list[tuple[str, datetime | Forever]]:
     """The keyboard choices in order: 1h, 3h, tomorrow 10:00, next Monday 10:00, forever."""
     today = now.astimezone(tz).date()

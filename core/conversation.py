@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 from core.context import CoreContext
 from core.dialogs import current_episode
 from core.events import MessageCreated, MessageEdited, NoteCreated
-from core.models import Dialog, Message, MessageKind, Note, Operator
+from core.models import Dialog, Message, MessageKind, Note, Operator, OutboxItem, OutboxStatus
 from core.outbox import Priority, enqueue
 
 SEND_TO_CLIENT = "channel.send"
@@ -116,6 +116,7 @@ class ConversationService:
         text: str,
         source_ref: str | None = None,
         attachments: list[dict[str, Any]] | None = None,
+        album_key: str | None = None,
     ) -> Message:
         now = self.ctx.clock.now()
         dialog = await Dialog.get(id=dialog_id)
@@ -131,6 +132,7 @@ class ConversationService:
             sender_name=author.name,
             text=text,
             attachments=attachments or [],
+            album_key=album_key,
             external_id=source_ref,
             created_at=now,
         )
@@ -144,6 +146,39 @@ class ConversationService:
             )
         )
         return message
+
+    async def album_is_comment(self, dialog_id: int, album_key: str) -> bool:
+        """One part of an album marked as a comment makes the whole album one."""
+        return await Message.exists(
+            dialog_id=dialog_id, album_key=album_key, kind=MessageKind.COMMENT
+        )
+
+    async def withdraw(self, messages: list[Message]) -> list[Message]:
+        """Replies not yet sent become comments: their sends are called off. Returns the
+        ones withdrawn (a reply already delivered stays what the client has)."""
+        ids = [m.id for m in messages]
+        if not ids:
+            return []
+        async with in_transaction():
+            pending = await Message.filter(
+                id__in=ids, kind=MessageKind.OUT, delivered_at=None
+            ).select_for_update()
+            for message in pending:
+                message.kind = MessageKind.COMMENT
+                await message.save(update_fields=["kind"])
+            taken = {m.id for m in pending}
+            rows = await OutboxItem.filter(
+                kind__in=[SEND_TO_CLIENT, EDIT_AT_CLIENT], status=OutboxStatus.PENDING
+            )
+            for row in rows:
+                if int(row.payload.get("message_id", 0)) in taken:
+                    await row.delete()
+        return list(pending)
+
+    async def withdraw_album(self, dialog_id: int, album_key: str) -> list[Message]:
+        """The parts of an album stored as replies before a part turned out a comment."""
+        parts = await Message.filter(dialog_id=dialog_id, album_key=album_key, kind=MessageKind.OUT)
+        return await self.withdraw(list(parts))
 
     async def note(self, dialog_id: int, author: Operator, text: str) -> Note:
         now = self.ctx.clock.now()

@@ -6,6 +6,7 @@ it shows changed (its digest is kept in a Panel row).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
@@ -23,16 +24,19 @@ from tortoise.transactions import in_transaction
 
 from bot.i18n import t
 from bot.storage import ChatMessage, TopicLink
+from bot.team.answers import quietly
 from bot.team.calls import ThreadGone, TopicClosed, is_not_modified
 from bot.team.context import Team, group_router
 from bot.team.lines import add_dialog_line, assignee_name, local
 from bot.team.panels import Panel, digest_of
 from bot.team.richtext import Rich
+from bot.team.steps import done, mark, press_key
 from core.events import (
     AssigneeChanged,
     ClientChanged,
     DialogCreated,
     MessageCreated,
+    ReachabilityChanged,
     StatusChanged,
     TagsChanged,
 )
@@ -44,7 +48,9 @@ from core.models import (
     Contact,
     ContactKind,
     Dialog,
+    MessageKind,
     OutboxItem,
+    OutboxStatus,
 )
 from core.models import Message as ClientMessage
 from core.outbox import Priority, RetryLater, enqueue
@@ -88,12 +94,15 @@ class Card:
 
     def install(self) -> None:
         self.core.outbox.handle(CARD_SHOW, self.show)
+        self.team.desk.healed.append(self.repost)
         bus = self.core.bus
         bus.subscribe(DialogCreated, self.on_created)
-        for event_type in (AssigneeChanged, TagsChanged, StatusChanged):
+        for event_type in (AssigneeChanged, TagsChanged):
             bus.subscribe(event_type, self.on_dialog_changed)
+        bus.subscribe(StatusChanged, self.on_status)
         bus.subscribe(MessageCreated, self.on_message)
         bus.subscribe(ClientChanged, self.on_client_changed)
+        bus.subscribe(ReachabilityChanged, self.on_dialog_changed)
 
     # ---- when to redraw -------------------------------------------------------------------
 
@@ -108,20 +117,49 @@ class Card:
             lane=f"topic:{event.dialog_id}",
         )
 
-    async def refresh(self, dialog_id: int) -> None:
-        """Debounced: a burst of changes becomes one edit of the newest state."""
+    async def refresh(self, dialog_id: int, *, prompt: bool = False) -> None:
+        """Debounced: a burst of changes becomes one edit of the newest state. `prompt`: at
+        once and ahead of cosmetic work — the buttons change with the status (Close and
+        Snooze, or Reopen), and a stale one must not stay long."""
+        key = card_key(dialog_id)
+        if (
+            not prompt
+            and await OutboxItem.filter(
+                merge_key=key, status=OutboxStatus.PENDING, priority=Priority.TOPIC_MESSAGE
+            ).exists()
+        ):
+            return  # a prompt redraw is coming: it draws the newest state
         await enqueue(
             self.core.ctx,
             CARD_SHOW,
             {"dialog_id": dialog_id},
-            priority=Priority.COSMETIC,
-            merge_key=card_key(dialog_id),
-            delay=timedelta(seconds=self.team.timings.card),
+            priority=Priority.TOPIC_MESSAGE if prompt else Priority.COSMETIC,
+            merge_key=key,
+            delay=None if prompt else timedelta(seconds=self.team.timings.card),
         )
 
     async def on_dialog_changed(self, event: Any) -> None:
         if event.dialog_id:
             await self.refresh(event.dialog_id)
+
+    async def on_status(self, event: StatusChanged) -> None:
+        if event.dialog_id:
+            await self.refresh(event.dialog_id, prompt=True)
+
+    async def repost(self, dialog: Dialog, link: TopicLink) -> None:
+        """The dialog's topic was made anew (the old one deleted): its card goes there too,
+        posted and pinned; the old one went with the old topic."""
+        async with in_transaction():
+            await Panel.filter(key=card_key(dialog.id)).update(message_id=None, digest="")
+            link.card_message_id = None
+            await link.save(update_fields=["card_message_id"])
+            await enqueue(
+                self.core.ctx,
+                CARD_SHOW,
+                {"dialog_id": dialog.id, "initial": True},
+                priority=Priority.TOPIC_CREATE,
+                lane=f"topic:{dialog.id}",
+            )
 
     async def on_message(self, event: MessageCreated) -> None:
         # Other cards of this client show this dialog's last message.
@@ -161,6 +199,8 @@ class Card:
             )
         rich.line(t("card.channel", lang, channel=channel.name))
         rich.line(t("card.status", lang, status=self.status_text(dialog)))
+        if dialog.unreachable:
+            rich.line(t("card.unreachable", lang))
         name = await assignee_name(dialog)
         rich.line(t("card.assignee", lang, name=name or t("card.nobody", lang)))
         tags = await tag_names(dialog.id)
@@ -185,14 +225,14 @@ class Card:
             text = clip(last.text) or (
                 f"[{last.attachments[0]['kind']}]" if last.attachments else ""
             )
-            rich.line(f"   {who} {text} · {local(last.created_at, tz)}")
+            rich.line(f"   {who} {text} · {local(last.created_at, tz, now)}")
 
     def status_text(self, dialog: Dialog) -> str:
         lang = self.lang
         if dialog.status is DialogStatus.SNOOZED:
             if dialog.snoozed_until is None:
                 return t("card.snoozed_forever", lang)
-            when = local(dialog.snoozed_until, self.team.settings.tz)
+            when = local(dialog.snoozed_until, self.team.settings.tz, self.core.clock.now())
             return t("card.snoozed_until", lang, when=when)
         return t(f"card.status_{dialog.status.value}", lang)
 
@@ -252,12 +292,53 @@ class Card:
             panel = Panel(key=card_key(dialog.id), chat_id=self.team.chat_id)
         panel.message_id, panel.bot_id = message_id, bot_id
         panel.digest, panel.updated_at = digest, self.core.clock.now()
+        previous = link.card_message_id
         # One commit: a crash halfway would post the card, or the texts on it, again.
         async with in_transaction():
             await panel.save()
             link.card_message_id = message_id
             await link.save(update_fields=["card_message_id"])
             await self.map_opening(opening, message_id, bot_id)
+        await self.pin(message_id)
+        await self.strip_first_post(dialog, link, message_id, previous)
+
+    async def strip_first_post(
+        self, dialog: Dialog, link: TopicLink, card_id: int, previous: int | None
+    ) -> None:
+        """A client's first post made while the topic had no card carries Close and Snooze;
+        with a card in the topic those are the card's (and follow the status): off, once."""
+        desk = self.team.desk
+        first = (
+            await ClientMessage.filter(dialog_id=dialog.id, kind=MessageKind.IN)
+            .order_by("id")
+            .first()
+        )
+        copy = (
+            await ChatMessage.filter(message_id=first.id, chat_id=self.team.chat_id).first()
+            if first
+            else None
+        )
+        # Ids grow: a post of this topic lies between its creation and the new card; with a
+        # card before it (`previous`), it was posted without buttons.
+        if copy is None or not link.thread_id < copy.tg_message_id < card_id:
+            return
+        if previous is not None and previous < copy.tg_message_id:
+            return
+        if not await desk.first_time(f"first-post-buttons:{dialog.id}"):
+            return
+        poster = desk.poster_of(copy.bot_id)
+        # Only its poster may edit the post: the call is of that bot's budget.
+        for _ in range(30):
+            wait = poster.budget.take()
+            if wait <= 0:
+                break
+            await asyncio.sleep(min(wait, 1.0))
+        await quietly(
+            lambda: poster.bot.edit_message_reply_markup(
+                chat_id=self.team.chat_id, message_id=int(copy.tg_message_id), reply_markup=None
+            ),
+            "first post's buttons",
+        )
 
     async def map_opening(self, opening: list[ClientMessage], message_id: int, bot_id: int) -> None:
         """The texts the card shows are in the topic now: their own posts are skipped, and a
@@ -307,7 +388,7 @@ class Card:
     async def post(
         self, dialog: Dialog, link: TopicLink, rich: Rich, markup: InlineKeyboardMarkup
     ) -> tuple[int, int]:
-        """Posted by whichever bot's budget frees first; pinned by the team bot."""
+        """Posted by whichever bot's budget frees first (pinned by the team bot, see pin)."""
         desk, chat_id = self.team.desk, self.team.chat_id
         poster = desk.pick_poster()
         try:
@@ -328,13 +409,17 @@ class Card:
         except TopicClosed:
             await desk.reopen(dialog, link)
             raise RetryLater(0, "topic reopened", waiting=True) from None
+        return sent.message_id, poster.bot.id
+
+    async def pin(self, message_id: int) -> None:
+        """After the card's commit: a crash between its post and that commit would post it
+        again, so nothing else (this call) may stand in between."""
         try:
             await self.team.bot.pin_chat_message(
-                chat_id, sent.message_id, disable_notification=True
+                self.team.chat_id, message_id, disable_notification=True
             )
         except TelegramBadRequest as exc:
-            log.warning("card %s not pinned: %s", sent.message_id, exc.message)
-        return sent.message_id, poster.bot.id
+            log.warning("card %s not pinned: %s", message_id, exc.message)
 
 
 def card_router(team: Team, card: Card) -> Router:
@@ -349,11 +434,14 @@ def card_router(team: Team, card: Card) -> Router:
             await query.answer(t("error.not_dialog", lang), show_alert=True)
             return
         if action == "reopen":
-            if dialog.status is DialogStatus.OPEN:
-                await query.answer(t("error.already_open", lang))
-                return
-            await core.dialogs.reopen(dialog.id, operator)
-            await query.answer(t("done.reopened", lang, name=operator.name))
+            key = press_key(query, "reopen")
+            if not await done(key):
+                if dialog.status is DialogStatus.OPEN:
+                    await quietly(lambda: query.answer(t("error.already_open", lang)))
+                    return
+                await core.dialogs.reopen(dialog.id, operator)
+                await mark(key, core.clock.now())
+            await quietly(lambda: query.answer(t("done.reopened", lang, name=operator.name)))
             return
         if action == "dialogs":
             rich = await dialogs_text(card, dialog, lang)
@@ -363,12 +451,13 @@ def card_router(team: Team, card: Card) -> Router:
             await query.answer()
             return
         await team.spend()
-        await query.message.answer(
-            rich.text,
-            entities=rich.message_entities(),
-            link_preview_options=NO_PREVIEW,
+        shown = query.message
+        await quietly(
+            lambda: shown.answer(
+                rich.text, entities=rich.message_entities(), link_preview_options=NO_PREVIEW
+            )
         )
-        await query.answer()
+        await quietly(lambda: query.answer())
 
     return router
 
@@ -393,6 +482,7 @@ async def history_text(team: Team, dialog: Dialog, lang: str) -> Rich:
         d.id: channels.get(d.channel_id, "")  # type: ignore[attr-defined]
         for d in await Dialog.filter(client_id=dialog.client_id)  # type: ignore[attr-defined]
     }
+    now = team.core.clock.now()
     for message in messages:
         if not rich.fits(300):
             break
@@ -401,7 +491,7 @@ async def history_text(team: Team, dialog: Dialog, lang: str) -> Rich:
             f"[{message.attachments[0]['kind']}]" if message.attachments else ""
         )
         where = dialog_channels.get(message.dialog_id, "")  # type: ignore[attr-defined]
-        rich.line(f"{local(message.created_at, tz)} · {where} · ", bold=False)
+        rich.line(f"{local(message.created_at, tz, now)} · {where} · ", bold=False)
         rich.add(who, bold=True).add(f": {body}")
     if not messages:
         rich.line(t("card.no_history", lang))

@@ -1,10 +1,18 @@
-"""The team group: operators' messages and commands inside dialog topics and in General."""
+"""The team group: operators' messages and commands inside dialog topics and in General.
+
+A handler may run twice for one update (the poller retries an update that raised): every
+change is recorded as a step of its update (bot/team/steps.py) and answers never raise
+(Team.answer, bot/team/answers.py), so the change happens once.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 from aiogram import F, Router
+from aiogram.exceptions import AiogramError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import (
     CallbackQuery,
@@ -13,17 +21,23 @@ from aiogram.types import (
 )
 
 from bot import snooze as snoozing
-from bot.i18n import t
+from bot.i18n import pick_language, t
 from bot.storage import ChatMessage, TopicLink
+from bot.team.answers import quietly
+from bot.team.cleanup import TEAM_DELETE, delete_later, deleter
 from bot.team.context import Team, operator_middleware
 from bot.team.keyboards import snooze_keyboard
+from bot.team.steps import done, mark, press_key, update_key
 from connectors.telegram.inbound import message_to_inbound
-from core.lifecycle import InvalidTransition
-from core.models import Dialog, Operator
+from core.lifecycle import DialogStatus, InvalidTransition
+from core.models import Dialog, MessageKind, Operator
 from core.models import Message as CoreMessage
 
+log = logging.getLogger(__name__)
+
 COMMENT_MARK = "✍"
-TOPIC_COMMANDS = ("close", "reopen", "snooze", "c", "note")
+# In General these get "works inside a dialog's topic"; /note is deleted there instead.
+TOPIC_COMMANDS = ("close", "reopen", "snooze", "c")
 SERVICE = (
     F.forum_topic_created
     | F.forum_topic_edited
@@ -35,6 +49,20 @@ SERVICE = (
     | F.general_forum_topic_hidden
     | F.general_forum_topic_unhidden
 )
+# "/c text" or "/c@our_bot text"; "/close" is not a comment.
+COMMENT_COMMAND = re.compile(r"/c(?:@(\w+))?(?=\s|$)")
+# The bot a command is addressed to: "/close@other_bot".
+ADDRESSED = re.compile(r"/\w+@(\w+)")
+
+
+def comment_of(text: str, username: str) -> str | None:
+    """The comment a text or caption is (`// text`, `/c text`), or None for anything else."""
+    if text.startswith("//"):
+        return text[2:].strip()
+    match = COMMENT_COMMAND.match(text)
+    if match and (not match.group(1) or match.group(1).lower() == username.lower()):
+        return text[match.end() :].strip()
+    return None
 
 
 def team_router(team: Team) -> Router:
@@ -45,6 +73,8 @@ def team_router(team: Team) -> Router:
     router.callback_query.filter(F.message.chat.id == chat_id)
     core, desk = team.core, team.desk
     tz = team.settings.tz
+    # Deletes the group must not keep (a /note) are outbox rows: retried until they work.
+    core.outbox.handle(TEAM_DELETE, deleter(team.bot))
 
     with_operator = operator_middleware(core.clock)
     # Inner middlewares: they run after the router's chat filter, so that a client writing
@@ -59,10 +89,28 @@ def team_router(team: Team) -> Router:
         link = await TopicLink.get_or_none(chat_id=chat_id, thread_id=message.message_thread_id)
         return await Dialog.get(id=link.dialog_id) if link else None  # type: ignore[attr-defined]
 
-    async def say(message: Message, text: str) -> None:
-        # Command answers are short and count against the group's budget like any post.
-        await desk.spend_waiting()
-        await message.reply(text)
+    async def username() -> str:
+        return (await team.bot.me()).username or ""
+
+    async def is_comment(message: Message) -> bool | dict[str, Any]:
+        text = comment_of(message.text or message.caption or "", await username())
+        return False if text is None else {"comment_text": text}
+
+    async def confirm(message: Message, text: str, mark_: str = "👌") -> None:
+        await quietly(lambda: team.confirm(message, text, mark=mark_))
+
+    async def react(message: Message, emoji: str) -> None:
+        # A reaction marks a message without spending the group's message budget.
+        await quietly(
+            lambda: team.bot.set_message_reaction(
+                chat_id, message.message_id, [ReactionTypeEmoji(emoji=emoji)]
+            ),
+            "reaction",
+        )
+
+    async def once(key: str) -> bool:
+        """True the first time `key`'s step is run; it is recorded by `mark` after it."""
+        return not await done(key)
 
     @router.message(SERVICE)
     async def ignore_service(message: Message) -> None:
@@ -71,40 +119,90 @@ def team_router(team: Team) -> Router:
     @router.message(Command("help"))
     async def help_(message: Message, lang: str) -> None:
         key = "help.topic" if message.is_topic_message else "help.general"
-        await say(message, t(key, lang))
+        await team.answer(message, t(key, lang))
+
+    @router.message(Command("note"))
+    async def note(message: Message, command: CommandObject, operator: Operator, lang: str) -> None:
+        # Gone from the group wherever it was written, whatever follows: a failed delete is
+        # retried, and the note is kept either way.
+        await delete_later(core.ctx, chat_id, message.message_id)
+        key = update_key(message, "note")
+        if not await once(key):
+            return
+        dialog = await dialog_of(message)
+        text = (command.args or "").strip()
+        own = pick_language(message.from_user.language_code if message.from_user else None)
+        if dialog is None:
+            await tell_author(
+                message,
+                operator,
+                t("note.topic_only", own, text=text) if text else t("note.topic_only_empty", own),
+                t("note.topic_only_public", desk.lang, name=operator.name),
+            )
+        elif not text:
+            await tell_author(
+                message,
+                operator,
+                t("error.note_empty", own),
+                t("note.empty_public", desk.lang, name=operator.name),
+            )
+        else:
+            await core.conversation.note(dialog.id, operator, text)
+        await mark(key, core.clock.now())
+
+    async def tell_author(message: Message, operator: Operator, private: str, public: str) -> None:
+        """In the author's private chat; where the command was when they never started the
+        bot (then without the note's text: the group must not read it)."""
+        try:
+            await team.bot.send_message(operator.user_id, private)
+            return
+        except (TelegramForbiddenError, TelegramBadRequest):
+            pass  # no private chat with them
+        except (AiogramError, TimeoutError) as exc:
+            log.warning("private answer to %s dropped: %s", operator.user_id, exc)
+            return
+        await team.spend()
+        await quietly(
+            lambda: team.bot.send_message(
+                chat_id, public, message_thread_id=message.message_thread_id
+            )
+        )
 
     @router.message(Command(*TOPIC_COMMANDS), ~F.is_topic_message)
     async def topic_only(message: Message, lang: str) -> None:
-        await say(message, t("error.topic_only", lang))
+        await team.answer(message, t("error.topic_only", lang))
 
     @router.message(Command("close"))
     async def close(message: Message, operator: Operator, lang: str) -> None:
         dialog = await dialog_of(message)
         if dialog is None:
-            await say(message, t("error.not_dialog", lang))
+            await team.answer(message, t("error.not_dialog", lang))
             return
-        await do_close(message, dialog, operator, lang)
-
-    async def do_close(message: Message, dialog: Dialog, operator: Operator, lang: str) -> None:
-        try:
-            await core.dialogs.close(dialog.id, operator)
-        except InvalidTransition:
-            await say(message, t("error.already_closed", lang))
-            return
-        await team.confirm(message, t("done.closed", lang, name=operator.name))
+        key = update_key(message, "close")
+        if await once(key):
+            try:
+                await core.dialogs.close(dialog.id, operator)
+            except InvalidTransition:
+                await team.answer(message, t("error.already_closed", lang))
+                return
+            await mark(key, core.clock.now())
+        await confirm(message, t("done.closed", lang, name=operator.name))
 
     @router.message(Command("reopen"))
     async def reopen(message: Message, operator: Operator, lang: str) -> None:
         dialog = await dialog_of(message)
         if dialog is None:
-            await say(message, t("error.not_dialog", lang))
+            await team.answer(message, t("error.not_dialog", lang))
             return
-        try:
-            await core.dialogs.reopen(dialog.id, operator)
-        except InvalidTransition:
-            await say(message, t("error.already_open", lang))
-            return
-        await team.confirm(message, t("done.reopened", lang, name=operator.name))
+        key = update_key(message, "reopen")
+        if await once(key):
+            try:
+                await core.dialogs.reopen(dialog.id, operator)
+            except InvalidTransition:
+                await team.answer(message, t("error.already_open", lang))
+                return
+            await mark(key, core.clock.now())
+        await confirm(message, t("done.reopened", lang, name=operator.name))
 
     @router.message(Command("snooze"))
     async def snooze(
@@ -112,25 +210,37 @@ def team_router(team: Team) -> Router:
     ) -> None:
         dialog = await dialog_of(message)
         if dialog is None:
-            await say(message, t("error.not_dialog", lang))
+            await team.answer(message, t("error.not_dialog", lang))
             return
         if not (command.args or "").strip():
-            await desk.spend_waiting()
-            await message.reply(
-                t("snooze.choose", lang), reply_markup=snooze_keyboard(dialog.id, lang)
+            if dialog.status is DialogStatus.CLOSED:
+                await team.answer(message, t("error.snooze_closed", lang))
+                return
+            await team.answer(
+                message, t("snooze.choose", lang), reply_markup=snooze_keyboard(dialog.id, lang)
             )
             return
         now = core.clock.now()
         try:
             until = snoozing.parse_snooze(command.args or "", now, tz)
         except snoozing.SnoozeError:
-            await say(message, t("error.snooze_form", lang))
+            await team.answer(message, t("error.snooze_form", lang))
             return
-        problem = await do_snooze(dialog, until, operator)
-        if problem:
-            await say(message, t(problem, lang))
+        until, capped = snoozing.cap_snooze(until, now)
+        key = update_key(message, "snooze")
+        if await once(key):
+            problem = await do_snooze(dialog, until, operator)
+            if problem:
+                await team.answer(message, t(problem, lang))
+                return
+            await mark(key, core.clock.now())
+        text = snoozed_text(until, lang, operator)
+        if capped:
+            text += "\n" + t("snooze.capped", lang)
+            # The cap must be read: a line, never only a reaction.
+            await team.answer(message, text)
             return
-        await team.confirm(message, snoozed_text(until, lang, operator), mark="😴")
+        await confirm(message, text, "😴")
 
     async def do_snooze(dialog: Dialog, until: Any, operator: Operator) -> str | None:
         moment = None if until is snoozing.FOREVER else until
@@ -144,56 +254,38 @@ def team_router(team: Team) -> Router:
         when = snoozing.describe_until(until, core.clock.now(), tz, lang)
         return t("done.snoozed", lang, name=operator.name, when=when)
 
-    @router.message(Command("note"))
-    async def note(message: Message, command: CommandObject, operator: Operator, lang: str) -> None:
-        dialog = await dialog_of(message)
-        # Gone from the group at once, whatever follows.
-        await team.bot.delete_message(chat_id, message.message_id)
-        if dialog is None:
-            return
-        text = (command.args or "").strip()
-        if not text:
-            await say_private_or_topic(message, operator, t("error.note_empty", lang))
-            return
-        await core.conversation.note(dialog.id, operator, text)
+    # ---- comments: `// text` or `/c text`, as a text or as a caption ----------------------
 
-    async def say_private_or_topic(message: Message, operator: Operator, text: str) -> None:
-        try:
-            await team.bot.send_message(operator.user_id, text)
-        except Exception:
-            await desk.spend_waiting()
-            await team.bot.send_message(chat_id, text, message_thread_id=message.message_thread_id)
-
-    @router.message(Command("c"))
-    async def comment_command(
-        message: Message, command: CommandObject, operator: Operator, lang: str
-    ) -> None:
-        await comment(message, (command.args or "").strip(), operator, lang)
-
-    @router.message(F.text.startswith("//"))
-    async def comment_slashes(message: Message, operator: Operator, lang: str) -> None:
-        await comment(message, (message.text or "")[2:].strip(), operator, lang)
-
-    async def comment(message: Message, text: str, operator: Operator, lang: str) -> None:
+    @router.message(is_comment)
+    async def comment(message: Message, comment_text: str, operator: Operator, lang: str) -> None:
         dialog = await dialog_of(message)
         if dialog is None:
             return
-        if not text:
-            await say(message, t("error.comment_empty", lang))
+        content = message_to_inbound(message, channel_id=0, bot_id=team.bot.id)
+        if not comment_text and not content.attachments:
+            await team.answer(message, t("error.comment_empty", lang))
             return
         await core.conversation.comment(
-            dialog.id, operator, text, source_ref=f"team:{message.message_id}"
+            dialog.id,
+            operator,
+            comment_text,
+            source_ref=f"team:{message.message_id}",
+            attachments=content.attachments,
+            album_key=content.album_key,
         )
-        # A reaction marks the comment without spending the group's message budget.
-        await team.bot.set_message_reaction(
-            chat_id, message.message_id, [ReactionTypeEmoji(emoji=COMMENT_MARK)]
-        )
+        if content.album_key:
+            # Its other parts are comments too: those stored as replies are called back.
+            await core.conversation.withdraw_album(dialog.id, content.album_key)
+        await react(message, COMMENT_MARK)
 
     @router.message(F.text.startswith("/"))
     async def unknown_command(message: Message, lang: str) -> None:
         if message.is_topic_message and await dialog_of(message) is None:
             return
-        await say(message, t("error.unknown_command", lang))
+        addressed = ADDRESSED.match(message.text or "")
+        if addressed and addressed.group(1).lower() != (await username()).lower():
+            return  # another bot's command: not ours to answer
+        await team.answer(message, t("error.unknown_command", lang))
 
     @router.message(F.is_topic_message)
     async def reply(message: Message, operator: Operator) -> None:
@@ -201,6 +293,19 @@ def team_router(team: Team) -> Router:
         if dialog is None:
             return
         content = message_to_inbound(message, channel_id=0, bot_id=team.bot.id)
+        if content.album_key and await core.conversation.album_is_comment(
+            dialog.id, content.album_key
+        ):
+            # A part of an album another part of which is a comment: a comment, too.
+            await core.conversation.comment(
+                dialog.id,
+                operator,
+                content.text,
+                source_ref=f"team:{message.message_id}",
+                attachments=content.attachments,
+                album_key=content.album_key,
+            )
+            return
         reply_to_id = None
         if message.reply_to_message and message.reply_to_message.message_id != (
             message.message_thread_id
@@ -233,60 +338,107 @@ def team_router(team: Team) -> Router:
         stored = await CoreMessage.get_or_none(
             dialog_id=dialog.id, external_id=f"team:{message.message_id}"
         )
-        if stored is None or stored.kind.value != "out":
+        if stored is None or stored.kind is not MessageKind.OUT:
+            return
+        turned = comment_of(message.text or message.caption or "", await username())
+        if turned is not None:
+            await reply_became_comment(message, stored, turned)
             return
         content = message_to_inbound(message, channel_id=0, bot_id=team.bot.id)
         await core.conversation.edit_reply(stored, content.text, content.entities)
 
+    async def reply_became_comment(message: Message, stored: CoreMessage, text: str) -> None:
+        """An edit into `// …` never reaches the client. A reply not sent yet is called back
+        and becomes the comment; one the client has stays as it was, and the operator is
+        told so."""
+        if stored.album_key:
+            withdrawn = await core.conversation.withdraw_album(
+                stored.dialog_id,  # type: ignore[attr-defined]
+                stored.album_key,
+            )
+        else:
+            withdrawn = await core.conversation.withdraw([stored])
+        if any(m.id == stored.id for m in withdrawn):
+            stored.text, stored.entities = text, []
+            await stored.save(update_fields=["text", "entities"])
+            await react(message, COMMENT_MARK)
+            return
+        key = update_key(message, f"kept:{message.edit_date}")
+        if await once(key):
+            await team.answer(message, t("comment.edit_kept", desk.lang))
+            await mark(key, core.clock.now())
+
     # ---- buttons ------------------------------------------------------------------------------
+
+    async def answer_press(query: CallbackQuery, text: str | None = None, **kwargs: Any) -> None:
+        await quietly(lambda: query.answer(text, **kwargs), "button answer")
 
     @router.callback_query(F.data.startswith("dlg:"))
     async def dialog_button(query: CallbackQuery, operator: Operator, lang: str) -> None:
         _, action, raw_id = (query.data or "::").split(":", 2)
         dialog = await Dialog.get_or_none(id=int(raw_id)) if raw_id.isdigit() else None
         if dialog is None:
-            await query.answer(t("error.not_dialog", lang), show_alert=True)
+            await answer_press(query, t("error.not_dialog", lang), show_alert=True)
             return
         if action == "close":
-            try:
-                await core.dialogs.close(dialog.id, operator)
-            except InvalidTransition:
-                await query.answer(t("error.already_closed", lang))
-                return
-            await query.answer(t("done.closed", lang, name=operator.name))
+            key = press_key(query, "close")
+            if await once(key):
+                try:
+                    await core.dialogs.close(dialog.id, operator)
+                except InvalidTransition:
+                    await answer_press(query, t("error.already_closed", lang))
+                    return
+                await mark(key, core.clock.now())
+            await answer_press(query, t("done.closed", lang, name=operator.name))
+            return
+        if action == "snooze" and dialog.status is DialogStatus.CLOSED:
+            # A stale button: no keyboard for a dialog that cannot be snoozed.
+            await answer_press(query, t("error.dialog_closed", lang))
             return
         if action == "snooze" and isinstance(query.message, Message):
-            await desk.spend_waiting()
-            await query.message.answer(
-                t("snooze.choose", lang), reply_markup=snooze_keyboard(dialog.id, lang)
-            )
-            await query.answer()
+            key, pressed = press_key(query, "keyboard"), query.message
+            if await once(key):
+                await team.spend()
+                await quietly(
+                    lambda: pressed.answer(
+                        t("snooze.choose", lang), reply_markup=snooze_keyboard(dialog.id, lang)
+                    )
+                )
+                await mark(key, core.clock.now())
+            await answer_press(query)
             return
-        await query.answer()
+        await answer_press(query)
 
     @router.callback_query(F.data.startswith("snz:"))
     async def snooze_button(query: CallbackQuery, operator: Operator, lang: str) -> None:
-        _, raw_id, key = (query.data or "::").split(":", 2)
+        _, raw_id, choice = (query.data or "::").split(":", 2)
         dialog = await Dialog.get_or_none(id=int(raw_id)) if raw_id.isdigit() else None
         if dialog is None:
-            await query.answer(t("error.not_dialog", lang), show_alert=True)
+            await answer_press(query, t("error.not_dialog", lang), show_alert=True)
             return
-        if key == "custom":
-            await query.answer(t("snooze.custom_hint", lang), show_alert=True)
+        if dialog.status is DialogStatus.CLOSED:
+            await answer_press(query, t("error.dialog_closed", lang))
+            return
+        if choice == "custom":
+            await answer_press(query, t("snooze.custom_hint", lang), show_alert=True)
             return
         presets = dict(snoozing.snooze_presets(core.clock.now(), tz))
-        if key not in presets:
-            await query.answer()
+        if choice not in presets:
+            await answer_press(query)
             return
-        problem = await do_snooze(dialog, presets[key], operator)
-        if problem:
-            await query.answer(t(problem, lang), show_alert=True)
-            return
-        text = snoozed_text(presets[key], lang, operator)
+        key = press_key(query, "snooze")
+        if await once(key):
+            problem = await do_snooze(dialog, presets[choice], operator)
+            if problem:
+                await answer_press(query, t(problem, lang), show_alert=True)
+                return
+            await mark(key, core.clock.now())
+        text = snoozed_text(presets[choice], lang, operator)
         if isinstance(query.message, Message):
             # The keyboard message becomes the confirmation: an edit, not a new post.
-            await desk.spend_waiting()
-            await query.message.edit_text(text)
-        await query.answer(text)
+            keyboard = query.message
+            await team.spend()
+            await quietly(lambda: keyboard.edit_text(text))
+        await answer_press(query, text)
 
     return router

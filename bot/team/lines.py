@@ -42,8 +42,12 @@ def rough(value: timedelta) -> str:
     return f"{minutes // (24 * 60)}d"
 
 
-def local(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%d.%m %H:%M")
+def local(moment: datetime, tz: ZoneInfo, now: datetime | None = None) -> str:
+    """ "25.12 10:00"; with the year when it is not the year of `now`: "25.12.2027 10:00"."""
+    shown = moment.astimezone(tz)
+    if now is not None and shown.year != now.astimezone(tz).year:
+        return shown.strftime("%d.%m.%Y %H:%M")
+    return shown.strftime("%d.%m %H:%M")
 
 
 async def add_dialog_line(
@@ -65,7 +69,7 @@ async def add_dialog_line(
     if dialog.status.value == "snoozed":
         until = dialog.snoozed_until
         facts.append(
-            t("line.until", lang, when=local(until, tz)) if until else t("line.forever", lang)
+            t("line.until", lang, when=local(until, tz, now)) if until else t("line.forever", lang)
         )
     if show_assignee:
         name = await assignee_name(dialog)

@@ -7,7 +7,9 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.i18n import t
+from bot.team.answers import shorten
 from bot.team.context import Team, group_router
+from bot.team.steps import done, mark, update_key
 from core.dialogs import normalize_tag
 from core.models import Operator
 from core.queries import tag_counts, tag_names
@@ -26,36 +28,44 @@ def tags_router(team: Team) -> Router:
         dialog = await team.dialog_of(message)
         if dialog is None:
             key = "error.not_dialog" if message.is_topic_message else "error.topic_only"
-            await team.say(message, t(key, lang))
+            await team.answer(message, t(key, lang))
             return
         names = [n for n in (normalize_tag(w) for w in (command.args or "").split()) if n]
         adding = command.command.lower() == "tag"
         if not names:
-            await team.say(message, t("tags.usage_tag" if adding else "tags.usage_untag", lang))
+            await team.answer(message, t("tags.usage_tag" if adding else "tags.usage_untag", lang))
             return
-        if adding:
-            changed = await dialogs.tag(dialog.id, names, operator)
+        step = update_key(message, command.command.lower())
+        if await done(step):
+            # The same update again (its answer failed, the process died): the change was
+            # made then; tell it as it was, not as "already has".
+            now = await tag_names(dialog.id)
+            changed = tuple(n for n in names if (n in now) == adding)
         else:
-            changed = await dialogs.untag(dialog.id, names, operator)
-        now = await tag_names(dialog.id)
+            if adding:
+                changed = await dialogs.tag(dialog.id, names, operator)
+            else:
+                changed = await dialogs.untag(dialog.id, names, operator)
+            await mark(step, team.core.clock.now())
+            now = await tag_names(dialog.id)
         if changed:
             key = "tags.added" if adding else "tags.removed"
             text = t(key, lang, tags=hashtags(changed), now=hashtags(now) or "—")
         else:
             key = "tags.already" if adding else "tags.not_there"
             text = t(key, lang, tags=hashtags(names))
-        await team.say(message, text)
+        await team.answer(message, text)
 
     @router.message(Command("tags"))
     async def all_tags(message: Message, lang: str) -> None:
         counts = await tag_counts()
         if not counts:
-            await team.say(message, t("tags.none", lang))
+            await team.answer(message, t("tags.none", lang))
             return
         lines = [t("tags.title", lang)]
         lines += [
             t("tags.line", lang, tag=name, total=total, open=open_) for name, total, open_ in counts
         ]
-        await team.say(message, "\n".join(lines)[:4000])
+        await team.answer(message, shorten("\n".join(lines)))
 
     return router

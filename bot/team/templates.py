@@ -10,11 +10,15 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from bot.i18n import t
 from bot.storage import TopicLink
+from bot.team.answers import quietly, shorten
+from bot.team.cleanup import delete_later
 from bot.team.content import send_content
 from bot.team.context import Team, group_router
+from bot.team.steps import done, mark, update_key
 from bot.team.texts import with_header
 from connectors.telegram.inbound import message_to_inbound
 from core.models import Client, Dialog, Operator, Template
+from core.models import Message as CoreMessage
 from core.templates import TemplateError, TemplateService, render
 
 MAX_CHOICES = 10
@@ -41,17 +45,22 @@ class Templates:
         self.team = team
         self.service = TemplateService(team.core.ctx)
 
-    async def send(self, dialog: Dialog, template: Template, operator: Operator) -> None:
-        """Show the reply in the topic, then deliver it to the client like any reply."""
+    async def send(self, dialog: Dialog, template: Template, operator: Operator, ref: str) -> bool:
+        """Show the reply in the topic, then deliver it to the client like any reply.
+
+        `ref` names what asked for it (the /t command, the keyboard it was chosen on): asked
+        again — the update re-run, a second button of the same keyboard — nothing more is
+        sent. False when it was sent before."""
         team = self.team
+        if await CoreMessage.exists(dialog_id=dialog.id, external_id=ref):
+            return False
         text = await rendered(template, dialog, operator)
         link = await TopicLink.get_or_none(dialog_id=dialog.id)
         header = f"💬 {operator.name} · {template.name}"
         shown, entities = with_header(header, text, [])
-        ids: list[int] = []
-        if link is not None:
+        if link is not None and not await done(f"{ref}:shown"):
             await team.spend()
-            ids = await send_content(
+            await send_content(
                 team.bot,
                 team.chat_id,
                 text=shown,
@@ -60,42 +69,44 @@ class Templates:
                 bots=team.desk.bots,
                 thread_id=link.thread_id,
             )
+            await mark(f"{ref}:shown", team.core.clock.now())
         await team.core.conversation.reply(
             dialog.id,
             operator,
             text,
             attachments=list(template.attachments),
-            source_ref=f"team:{ids[0]}" if ids else None,
+            source_ref=ref,
             # No team message ids: the topic copy carries a header the client must not see.
             meta={"template": template.name},
         )
+        return True
 
     async def list_text(self, lang: str) -> str:
         templates = await self.service.all()
         if not templates:
             return t("template.none", lang)
         lines = [t("template.title", lang)] + [f"• {preview(x)}" for x in templates]
-        return "\n".join(lines)[:4000]
+        return shorten("\n".join(lines))
 
     async def manage(self, message: Message, args: str, operator: Operator, lang: str) -> None:
         team = self.team
         action, rest = ([*args.strip().split(maxsplit=1), "", ""])[:2]
         action = action.lower()
         if action not in ("add", "del", "delete", "rm"):
-            await team.say(message, t("template.usage", lang))
+            await team.answer(message, t("template.usage", lang))
             return
         assert message.from_user
         if not await team.is_manager(message.from_user):
-            await team.say(message, t("error.managers_only", lang))
+            await team.answer(message, t("error.managers_only", lang))
             return
         name, text = ([*rest.strip().split(maxsplit=1), "", ""])[:2]
         if not name:
-            await team.say(message, t("template.usage", lang))
+            await team.answer(message, t("template.usage", lang))
             return
         if action != "add":
-            done = await self.service.delete(name)
-            key = "template.deleted" if done else "template.unknown"
-            await team.say(message, t(key, lang, name=name.lower()))
+            deleted = await self.service.delete(name)
+            key = "template.deleted" if deleted else "template.unknown"
+            await team.answer(message, t(key, lang, name=name.lower()))
             return
         attachments: list[dict[str, Any]] = []
         text = text.strip()
@@ -107,10 +118,10 @@ class Templates:
         try:
             template, created = await self.service.add(name, text, operator, attachments)
         except TemplateError as exc:
-            await team.say(message, t(exc.args[0], lang))
+            await team.answer(message, t(exc.args[0], lang))
             return
         key = "template.added" if created else "template.replaced"
-        await team.say(message, t(key, lang, name=template.name))
+        await team.answer(message, t(key, lang, name=template.name))
 
 
 def choices_keyboard(dialog_id: int, templates: list[Template]) -> InlineKeyboardMarkup:
@@ -131,20 +142,20 @@ def templates_router(team: Team, templates: Templates) -> Router:
         dialog = await team.dialog_of(message)
         if dialog is None:
             key = "error.not_dialog" if message.is_topic_message else "error.topic_only"
-            await team.say(message, t(key, lang))
+            await team.answer(message, t(key, lang))
             return
         query = (command.args or "").strip()
         if not query:
-            await team.say(message, t("template.t_usage", lang))
+            await team.answer(message, t("template.t_usage", lang))
             return
         found = await templates.service.search(query)
         if not found:
-            await team.say(message, t("template.no_match", lang, query=query))
+            await team.answer(message, t("template.no_match", lang, query=query))
             return
         if len(found) == 1:
-            await templates.send(dialog, found[0], operator)
+            await templates.send(dialog, found[0], operator, update_key(message, "template"))
             return
-        await team.say(
+        await team.answer(
             message, t("template.several", lang), reply_markup=choices_keyboard(dialog.id, found)
         )
 
@@ -156,16 +167,19 @@ def templates_router(team: Team, templates: Templates) -> Router:
             await Template.get_or_none(id=int(raw_template)) if raw_template.isdigit() else None
         )
         if dialog is None:
-            await query.answer(t("error.not_dialog", lang), show_alert=True)
+            await quietly(lambda: query.answer(t("error.not_dialog", lang), show_alert=True))
             return
         if template is None:
-            await query.answer(t("template.gone", lang), show_alert=True)
+            await quietly(lambda: query.answer(t("template.gone", lang), show_alert=True))
             return
-        await templates.send(dialog, template, operator)
-        if isinstance(query.message, Message):
-            # Deleting the choice costs nothing from the group's budget; editing would.
-            await team.bot.delete_message(team.chat_id, query.message.message_id)
-        await query.answer(t("template.sent", lang, name=template.name))
+        if not isinstance(query.message, Message):
+            await quietly(lambda: query.answer())
+            return
+        # One template per choice keyboard, however often (or whichever) is pressed.
+        await templates.send(dialog, template, operator, update_key(query.message, "template"))
+        # Deleting the choice costs nothing from the group's budget; editing would.
+        await delete_later(team.core.ctx, team.chat_id, query.message.message_id)
+        await quietly(lambda: query.answer(t("template.sent", lang, name=template.name)))
 
     add_management(router, team, templates)
     return router
@@ -176,7 +190,7 @@ def add_management(router: Router, team: Team, templates: Templates) -> None:
 
     @router.message(Command("templates"))
     async def list_templates(message: Message, lang: str) -> None:
-        await team.say(message, await templates.list_text(lang))
+        await team.answer(message, await templates.list_text(lang))
 
     @router.message(Command("template"))
     async def manage(
