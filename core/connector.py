@@ -57,7 +57,10 @@ class Connector(Protocol):
         """Deliver an operator message; the external ids of what the client now sees."""
         ...
 
-    async def edit(self, dialog: Dialog, message: Message) -> None: ...
+    async def edit(self, dialog: Dialog, message: Message) -> Sent | None:
+        """Mirror an operator's edit; the external ids of what the client now sees, when
+        the edit changed them (None: as they were)."""
+        ...
 
 
 class UnknownChannel(LookupError):

@@ -8,6 +8,8 @@ from typing import Any
 from tortoise import Tortoise
 from tortoise.migrations.api import migrate
 
+from core.models import fit_every_model
+
 CORE_APP = {"models": ["core.models"], "migrations": "core.migrations"}
 
 
@@ -43,10 +45,19 @@ async def open_database(url: str, extra_apps: dict[str, dict[str, Any]] | None =
         # A private in-memory database dies with its connection: build the schema directly.
         await Tortoise.init(config=config)
         await Tortoise.generate_schemas()
+        _fit_strings()
         return
     await migrate(config=config)
     await Tortoise.close_connections()
     await Tortoise.init(config=config)
+    _fit_strings()
+
+
+def _fit_strings() -> None:
+    # Every stored string is cut to its column before a save, for every app's models.
+    apps = Tortoise.apps
+    if apps is not None:
+        fit_every_model(apps.get_models_iterable())
 
 
 async def close_database() -> None:

@@ -75,11 +75,14 @@ class ClientDelivery:
         message = await Message.get(id=item.payload["message_id"])
         dialog = await Dialog.get(id=message.dialog_id)  # type: ignore[attr-defined]
         try:
-            await self.registry.for_dialog(dialog).edit(dialog, message)
+            sent = await self.registry.for_dialog(dialog).edit(dialog, message)
         except DeliveryError as exc:
             if not exc.permanent:
                 raise retry_later(item, exc) from exc
             raise GiveUp(exc.reason) from exc
+        if sent is not None:
+            # The edit may have added parts: a reply to those finds the message too.
+            await remember_refs(dialog, [message], sent.external_ids)
 
     async def _failed(self, dialog: Dialog, message: Message, exc: DeliveryError) -> None:
         now = self.ctx.clock.now()

@@ -5,7 +5,7 @@ Atomic and idempotent: the same (channel, chat, external id) twice yields one me
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,8 @@ from core.models import (
     Episode,
     Message,
     MessageKind,
+    MessageRef,
+    fit_key,
 )
 
 
@@ -72,12 +74,45 @@ class IngestResult:
     woke: bool = False
 
 
+def _key(model: Any, name: str, value: str) -> str:
+    """An outside id as its column stores it (a too long one cut and ended by a digest)."""
+    return fit_key(value, model._meta.fields_map[name].max_length)
+
+
+def fitted(inbound: Inbound) -> Inbound:
+    """The inbound message with every id fitted to its column, for storing and looking up
+    alike: no id, however long, makes ingest fail, and long ids stay distinct."""
+
+    def key(model: Any, name: str, value: str | None) -> str | None:
+        return None if value is None else _key(model, name, value)
+
+    return replace(
+        inbound,
+        chat_key=_key(Dialog, "chat_key", inbound.chat_key),
+        external_id=_key(Message, "external_id", inbound.external_id),
+        album_key=key(Message, "album_key", inbound.album_key),
+        reply_to_external_id=key(Message, "external_id", inbound.reply_to_external_id),
+        sender=replace(inbound.sender, value=_key(Contact, "value", inbound.sender.value)),
+    )
+
+
+async def resolve_reply(dialog_id: int, external_id: str) -> Message | None:
+    """The message a client's reply names by its id on the channel: one of the client's own,
+    or one of the copies of the team's replies the channel gave ids to."""
+    own = await Message.get_or_none(dialog_id=dialog_id, external_id=external_id)
+    if own is not None:
+        return own
+    ref = await MessageRef.get_or_none(dialog_id=dialog_id, external_id=external_id)
+    return await Message.get_or_none(id=ref.message_id) if ref else None  # type: ignore[attr-defined]
+
+
 class Ingest:
     def __init__(self, ctx: CoreContext, dialogs: DialogService) -> None:
         self.ctx = ctx
         self.dialogs = dialogs
 
     async def __call__(self, inbound: Inbound) -> IngestResult:
+        inbound = fitted(inbound)
         try:
             result, events = await self._store(inbound)
         except IntegrityError:
@@ -143,9 +178,7 @@ class Ingest:
                 episode = await current_episode(dialog)  # type: ignore[assignment]
             reply_to = None
             if inbound.reply_to_external_id:
-                reply_to = await Message.get_or_none(
-                    dialog_id=dialog.id, external_id=inbound.reply_to_external_id
-                )
+                reply_to = await resolve_reply(dialog.id, inbound.reply_to_external_id)
             message = await Message.create(
                 dialog=dialog,
                 episode=episode,
@@ -199,7 +232,9 @@ class Ingest:
         """A client edited a message: store the new text; None when we never had it."""
         now = self.ctx.clock.now()
         message = await Message.get_or_none(
-            dialog__channel_id=channel_id, dialog__chat_key=chat_key, external_id=external_id
+            dialog__channel_id=channel_id,
+            dialog__chat_key=_key(Dialog, "chat_key", chat_key),
+            external_id=_key(Message, "external_id", external_id),
         )
         if message is None or (message.text == text and message.entities == entities):
             return None

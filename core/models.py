@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+import hashlib
+from collections.abc import Iterable
+from enum import Enum, StrEnum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
+from tortoise.signals import Signals
 
 from core.lifecycle import DialogStatus
 
@@ -227,6 +231,25 @@ class Message(Model):
         unique_together = (("dialog", "external_id"),)
 
 
+class MessageRef(Model):
+    # A message's external copies on its dialog's channel: what the client sees of an
+    # operator's reply has ids there (several for a long text or an album), and a client
+    # who replies to any of them names that id. Unique per dialog, as the channel's ids are
+    # only per conversation (Telegram numbers each chat's messages from 1).
+
+    id = fields.IntField(primary_key=True)
+    message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
+        "core.Message", related_name="refs", on_delete=fields.CASCADE
+    )
+    dialog: fields.ForeignKeyRelation[Dialog] = fields.ForeignKeyField(
+        "core.Dialog", related_name=False, on_delete=fields.CASCADE
+    )
+    external_id = fields.CharField(max_length=255)
+
+    class Meta:
+        unique_together = (("dialog", "external_id"),)
+
+
 class Note(Model):
     # A personal note: visible to its author alone.
 
@@ -334,3 +357,64 @@ class OutboxItem(Model):
 
     class Meta:
         indexes = (("status", "priority", "not_before"),)
+
+
+# ---- strings that fit their columns -----------------------------------------------------------
+
+
+def fit_key(value: str, max_length: int) -> str:
+    """A key (an id from outside) that fits `max_length`: unchanged when it fits, else cut and
+    ended by a digest of the whole, so two long keys with one prefix stay two keys. The same
+    value always gives the same key: look it up through this too."""
+    if len(value) <= max_length:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{value[: max_length - len(digest) - 1]}~{digest}"
+
+
+def storable(value: str) -> str:
+    """A text every database takes: no NUL (PostgreSQL refuses it), no lone surrogate."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+_TEXT_FIELDS: dict[type[Model], list[tuple[str, int | None]]] = {}
+
+
+def _text_fields(model: type[Model]) -> list[tuple[str, int | None]]:
+    """The model's string columns and how many characters each holds (None: unlimited)."""
+    if model not in _TEXT_FIELDS:
+        _TEXT_FIELDS[model] = [
+            (name, getattr(field, "max_length", None))
+            for name, field in model._meta.fields_map.items()
+            if isinstance(field, fields.CharField | fields.TextField)
+        ]
+    return _TEXT_FIELDS[model]
+
+
+async def fit_to_columns(
+    model: type[Model], instance: Model, using_db: Any, update_fields: Iterable[str] | None
+) -> None:
+    """Before any save: every string cut to what its column holds, so no input (a 300-char
+    name, a hostile title) makes a save fail. Keys that must stay distinct are fitted where
+    they are looked up (`fit_key`); this is the net for everything else."""
+    for name, max_length in _text_fields(model):
+        value = getattr(instance, name, None)
+        if not isinstance(value, str) or isinstance(value, Enum):
+            continue
+        fitted = storable(value)
+        if max_length is not None and len(fitted) > max_length:
+            fitted = fitted[:max_length]
+        if fitted != value:
+            setattr(instance, name, fitted)
+
+
+def fit_every_model(models: Iterable[type[Model]]) -> None:
+    """Install `fit_to_columns` on these models (every app's, once the ORM is set up)."""
+    for model in models:
+        model.register_listener(Signals.pre_save, fit_to_columns)

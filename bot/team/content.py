@@ -24,6 +24,7 @@ async def send_content(
     entities: list[dict[str, Any]],
     attachments: list[dict[str, Any]],
     bots: dict[int, Bot],
+    captions: list[tuple[str, list[dict[str, Any]]]] | None = None,
     thread_id: int | None = None,
     reply_to: int | None = None,
     reply_markup: InlineKeyboardMarkup | None = None,
@@ -32,10 +33,13 @@ async def send_content(
 ) -> list[int]:
     """Send text and attachments; returns the new message ids in order.
 
+    `captions`: one per attachment (an album whose items each have one), instead of `text`.
     `sent`: the ids of the steps an earlier attempt finished, which are not sent again;
     `progress` is told the ids so far after every step, to be kept for such a retry."""
     outbound = Outbound(bot, bots, chat_id, thread_id=thread_id, markup=reply_markup)
-    if attachments and all(a["kind"] in CAPTIONLESS for a in attachments):
+    if captions is not None:
+        steps = outbound.plan(text, entities, attachments, captions)
+    elif attachments and all(a["kind"] in CAPTIONLESS for a in attachments):
         # A sticker, location or contact cannot carry a caption: its text goes just above.
         steps = outbound.plan(text, entities, []) + outbound.plan("", [], attachments)
     else:

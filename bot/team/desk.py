@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
-from aiogram.types import ReplyParameters
+from aiogram.types import ReactionTypeEmoji, ReplyParameters
 from tortoise.transactions import in_transaction
 
 from bot.i18n import t
@@ -25,10 +25,27 @@ from bot.team.calls import ThreadGone, TopicClosed, call, is_not_modified
 from bot.team.content import send_content
 from bot.team.keyboards import dialog_buttons
 from bot.team.links import topic_title, topic_url
-from bot.team.texts import shift_entities, to_entities, utf16_len, with_header
-from core.events import DeliveryFailed, MessageCreated, MessageEdited, NoteCreated, StatusChanged
+from bot.team.texts import shift_entities, split_text, to_entities, utf16_len, with_header
+from core.events import (
+    DeliveryFailed,
+    MessageCreated,
+    MessageEdited,
+    NoteCreated,
+    ReachabilityChanged,
+    StatusChanged,
+)
 from core.lifecycle import DialogStatus
-from core.models import Channel, Client, Dialog, Message, MessageKind, Note, Operator, OutboxItem
+from core.models import (
+    Channel,
+    Client,
+    Dialog,
+    Message,
+    MessageKind,
+    Note,
+    Operator,
+    OutboxItem,
+    OutboxStatus,
+)
 from core.outbox import GiveUp, Priority, RetryLater, enqueue
 from core.service import Core
 
@@ -40,6 +57,10 @@ TOPIC_EDIT = "topic.edit"
 TOPIC_STATUS = "topic.status"
 TOPIC_NOTICE = "topic.notice"
 PRIVATE_NOTE = "private.note"
+TOPIC_MARK = "topic.mark"
+# On an operator's reply that did not reach the client. (Telegram takes only the emoji of its
+# reaction list: ⚠️ is not one of them.)
+UNDELIVERED_MARK = "💔"
 ALBUM_WAIT_SECONDS = 1.5
 # A coalesced post stays well inside one Telegram message.
 COALESCE_LIMIT = 3500
@@ -47,6 +68,8 @@ COALESCE_LIMIT = 3500
 OPENING_LIMIT = 2500
 # After a crash, client messages this recent that never reached their topic are posted.
 REQUEUE_DAYS = 7
+# Message.meta of a client message whose text takes several topic posts: their ids, in order.
+TOPIC_PARTS = "topic_parts"
 
 
 def texts_up_to(messages: list[Message], limit: int) -> list[Message]:
@@ -56,6 +79,8 @@ def texts_up_to(messages: list[Message], limit: int) -> list[Message]:
     for m in messages:
         if m.attachments or m.album_key:
             break
+        if batch and m.reply_to_id:  # type: ignore[attr-defined]
+            break  # a reply starts a post of its own: that post replies to its target
         size += len(m.text) + len(m.sender_name) + 16
         if batch and size > limit:
             break
@@ -94,6 +119,8 @@ class Desk:
         self.tz = tz or ZoneInfo("UTC")
         # Client messages may go out through relay bots: each has its own group budget.
         self.posters = [Poster(bot, budget), *(relays or [])]
+        # Told when a dialog got a new topic (the card is posted there again).
+        self.healed: list[Callable[[Dialog, TopicLink], Awaitable[None]]] = []
 
     # ---- wiring -------------------------------------------------------------------------
 
@@ -104,6 +131,7 @@ class Desk:
         worker.handle(TOPIC_STATUS, self.show_status)
         worker.handle(TOPIC_NOTICE, self.post_notice)
         worker.handle(PRIVATE_NOTE, self.deliver_note)
+        worker.handle(TOPIC_MARK, self.mark_undelivered)
         bus = self.core.bus
         bus.subscribe(MessageCreated, self.on_message)
         bus.subscribe(MessageEdited, self.on_edit)
@@ -117,7 +145,8 @@ class Desk:
         message = await Message.get(id=event.message_id)
         await self.queue_post(message)
         # Should they block us again, the topic is told again.
-        await Once.filter(key=f"unreachable:{event.dialog_id}").delete()
+        if await Once.filter(key=f"unreachable:{event.dialog_id}").delete():
+            await self.reachable_again(event.dialog_id or 0)
 
     async def queue_post(self, message: Message) -> None:
         delay = timedelta(seconds=ALBUM_WAIT_SECONDS) if message.album_key else None
@@ -154,14 +183,49 @@ class Desk:
 
     async def on_delivery_failed(self, event: DeliveryFailed) -> None:
         dialog = await Dialog.get(id=event.dialog_id)
+        # Every reply that did not arrive is marked; the topic's line comes once per blocking.
+        await enqueue(
+            self.core.ctx,
+            TOPIC_MARK,
+            {"dialog_id": dialog.id, "message_id": event.message_id},
+            priority=Priority.TOPIC_MESSAGE,
+            lane=f"topic:{dialog.id}",
+        )
         key = "notice.unreachable" if dialog.unreachable else "notice.not_delivered"
         if key == "notice.unreachable" and not await self.first_time(f"unreachable:{dialog.id}"):
             return
         await self.notice(dialog.id, key, reason=event.reason)
+        if dialog.unreachable:
+            await self.queue_title(dialog.id)
+            await self.core.bus.publish(
+                ReachabilityChanged(dialog_id=dialog.id, at=self.now(), reachable=False)
+            )
+
+    async def reachable_again(self, dialog_id: int) -> None:
+        """A client the topic was told cannot be reached wrote again: told, marks removed."""
+        await self.notice(dialog_id, "notice.reachable_again")
+        await self.queue_title(dialog_id)
+        await self.core.bus.publish(
+            ReachabilityChanged(dialog_id=dialog_id, at=self.now(), reachable=True)
+        )
+
+    async def queue_title(self, dialog_id: int) -> None:
+        await enqueue(
+            self.core.ctx,
+            TOPIC_STATUS,
+            {"dialog_id": dialog_id},
+            priority=Priority.COSMETIC,
+            merge_key=f"status:{dialog_id}",
+        )
 
     async def on_note(self, event: NoteCreated) -> None:
+        # One key per note: a delivery after /start settles its earlier failed attempt.
         await enqueue(
-            self.core.ctx, PRIVATE_NOTE, {"note_id": event.note_id}, priority=Priority.PRIVATE
+            self.core.ctx,
+            PRIVATE_NOTE,
+            {"note_id": event.note_id},
+            priority=Priority.PRIVATE,
+            merge_key=f"note:{event.note_id}",
         )
 
     async def notice(self, dialog_id: int, key: str, **values: Any) -> None:
@@ -215,7 +279,7 @@ class Desk:
     async def title_for(self, dialog: Dialog, status: str) -> str:
         client = await Client.get(id=dialog.client_id)  # type: ignore[attr-defined]
         channel = await Channel.get(id=dialog.channel_id)  # type: ignore[attr-defined]
-        return topic_title(client.name, channel.name, status)
+        return topic_title(client.name, channel.name, status, unreachable=dialog.unreachable)
 
     async def topic_of(self, dialog: Dialog) -> TopicLink:
         link = await TopicLink.get_or_none(dialog_id=dialog.id)
@@ -269,6 +333,8 @@ class Desk:
         await self.create_topic(dialog, replacing=link, spent=True)
         count = await Message.filter(dialog_id=dialog.id, kind=MessageKind.IN).count()
         log.warning("dialog %s: topic %s was gone, now %s", dialog.id, old_thread, link.thread_id)
+        for hook in self.healed:
+            await hook(dialog, link)
         status = t(f"status.word.{dialog.status.value}", self.lang)
         await self.notice(dialog.id, "notice.topic_recreated", count=count, status=status)
 
@@ -312,6 +378,7 @@ class Desk:
             item.payload = {**item.payload, "batch": [m.id for m in batch], "sent": done}
             await item.save(update_fields=["payload"])
 
+        captions: list[tuple[str, list[dict[str, Any]]]] | None = None
         if len(batch) > 1 and not message.album_key:
             text, entities = self.coalesced(batch)
         else:
@@ -321,6 +388,12 @@ class Desk:
             if dialog.subject and await self.is_first(message):
                 header = f"{header} · {dialog.subject}"
             text, entities = with_header(header, text, entities)
+            if message.album_key and all(len(m.attachments) == 1 for m in batch):
+                # Every item of an album keeps its own caption; the header heads the first.
+                captions = [
+                    with_header(header, batch[0].text, batch[0].entities),
+                    *((m.text, m.entities) for m in batch[1:]),
+                ]
         attachments = [a for m in batch for a in m.attachments]
         reply_to = await self.topic_copy_of(message.reply_to_id)  # type: ignore[attr-defined]
         first = await self.is_first(batch[0])
@@ -332,6 +405,7 @@ class Desk:
                 entities=entities,
                 attachments=attachments,
                 bots=self.bots,
+                captions=captions,
                 thread_id=link.thread_id,
                 reply_to=reply_to,
                 # The pinned card carries the buttons; without one, the first message does.
@@ -448,7 +522,19 @@ class Desk:
         if not message_id:
             return None
         copy = await ChatMessage.filter(message_id=message_id, chat_id=self.chat_id).first()
-        return int(copy.tg_message_id) if copy else None
+        if copy is not None:
+            return int(copy.tg_message_id)
+        # An operator's message: it was written in the topic, that post is its copy.
+        message = await Message.get_or_none(id=message_id)
+        if message is None or message.kind is MessageKind.IN:
+            return None
+        team_ids = message.meta.get("team_message_ids") or []
+        if team_ids and int(message.meta.get("team_chat_id") or self.chat_id) == self.chat_id:
+            return int(team_ids[0])
+        source = message.external_id or ""
+        if source.startswith("team:") and source[5:].isdigit():
+            return int(source[5:])
+        return None
 
     async def remember_copies(self, batch: list[Message], ids: list[int], bot_id: int) -> None:
         # An album maps part to part; coalesced texts all map to the one post. All at once:
@@ -463,6 +549,9 @@ class Desk:
                     bot_id=bot_id,
                     created_at=self.now(),
                 )
+            if len(batch) == 1 and not batch[0].attachments and len(ids) > 1:
+                # A long text in several posts: an edit of it rewrites each of them.
+                await self.keep_parts(batch[0], ids)
 
     async def mirror_client_edit(self, item: OutboxItem) -> None:
         message = await Message.get(id=item.payload["message_id"])
@@ -471,37 +560,135 @@ class Desk:
             return
         edited = t("topic.edited_mark", self.lang)
         text, entities = with_header(message.sender_name or "—", message.text, message.entities)
-        text += f"\n{edited}"
+        # Cut as a new post is cut: an edit may grow past what one Telegram message holds.
+        parts = split_text(f"{text}\n{edited}", entities)
         poster = self.poster_of(copy.bot_id)
-        bot, copy_id = poster.bot, int(copy.tg_message_id)
+        copy_id = int(copy.tg_message_id)
         shared = await ChatMessage.filter(chat_id=self.chat_id, tg_message_id=copy_id).count()
         dialog = await Dialog.get(id=message.dialog_id)  # type: ignore[attr-defined]
         link = await self.topic_of(dialog)
-        if shared > 1 or message.attachments or copy_id == link.card_message_id:
-            # A coalesced post, the card or a media caption is not rewritten: the new text
-            # is shown as a reply to it.
-            request: Callable[[], Awaitable[Any]] = lambda: bot.send_message(  # noqa: E731
+        try:
+            if shared > 1 or message.attachments or copy_id == link.card_message_id:
+                # A coalesced post, the card or a media caption is not rewritten: the new
+                # text is shown as a reply to it.
+                await self.reply_parts(item, poster, link, parts, copy_id)
+            else:
+                old = [int(i) for i in message.meta.get(TOPIC_PARTS) or [copy_id]]
+                await self.edit_parts(message, poster, link, old, parts)
+        except ThreadGone:
+            return  # the topic is gone: the next post heals it, with a summary
+        except TopicClosed:
+            await self.reopen(dialog, link)
+            raise RetryLater(0, "topic reopened", waiting=True) from None
+
+    async def reply_parts(
+        self,
+        item: OutboxItem,
+        poster: Poster,
+        link: TopicLink,
+        parts: list[tuple[str, list[dict[str, Any]]]],
+        reply_to: int,
+    ) -> None:
+        """`parts` as new posts, the first a reply to `reply_to`, each next to the one
+        before; what went out already (kept in the row) is not sent again."""
+        sent: list[int] = list(item.payload.get("sent_parts") or [])
+        for part, part_entities in parts[len(sent) :]:
+            target = sent[-1] if sent else reply_to
+            new = await self.post_part(poster, link, part, part_entities, target)
+            sent.append(new)
+            item.payload = {**item.payload, "sent_parts": sent}
+            await item.save(update_fields=["payload"])
+
+    async def edit_parts(
+        self,
+        message: Message,
+        poster: Poster,
+        link: TopicLink,
+        old: list[int],
+        parts: list[tuple[str, list[dict[str, Any]]]],
+    ) -> None:
+        """A client's text shown in `old` posts becomes `parts`: each post edited in place;
+        a part more follows as a reply to the one before, a post too many is removed. The
+        posts it ends up in are kept with the message after every step."""
+        shown = list(old)
+        for index, (part, part_entities) in enumerate(parts):
+            if index < len(shown):
+                await self.edit_part(poster, shown[index], part, part_entities)
+                continue
+            new = await self.post_part(poster, link, part, part_entities, shown[-1])
+            shown.append(new)
+            await self.keep_parts(message, shown)
+        for surplus in shown[len(parts) :]:
+            await self.remove_part(poster, surplus)
+            shown.remove(surplus)
+            await self.keep_parts(message, shown)
+
+    async def edit_part(
+        self, poster: Poster, message_id: int, text: str, entities: list[dict[str, Any]]
+    ) -> None:
+        self.spend(poster)
+        try:
+            await self.poster_call(
+                poster,
+                lambda: poster.bot.edit_message_text(
+                    chat_id=self.chat_id,
+                    message_id=message_id,
+                    text=text,
+                    entities=to_entities(entities),
+                ),
+            )
+        except TelegramBadRequest as exc:
+            if not is_not_modified(exc):
+                raise GiveUp(exc.message) from exc
+
+    async def post_part(
+        self,
+        poster: Poster,
+        link: TopicLink,
+        text: str,
+        entities: list[dict[str, Any]],
+        reply_to: int,
+    ) -> int:
+        self.spend(poster)
+        sent = await self.poster_call(
+            poster,
+            lambda: poster.bot.send_message(
                 self.chat_id,
                 text,
                 entities=to_entities(entities),
                 message_thread_id=link.thread_id,
                 reply_parameters=ReplyParameters(
-                    message_id=copy_id, allow_sending_without_reply=True
+                    message_id=reply_to, allow_sending_without_reply=True
                 ),
-            )
-        else:
-            request = lambda: bot.edit_message_text(  # noqa: E731
-                chat_id=self.chat_id,
-                message_id=copy_id,
-                text=text,
-                entities=to_entities(entities),
-            )
+            ),
+        )
+        return int(sent.message_id)
+
+    async def remove_part(self, poster: Poster, message_id: int) -> None:
+        """A post an edit no longer needs: deleted (no group budget), or emptied down to
+        the edited mark when it cannot be."""
+        try:
+            await call(poster.bot.delete_message(self.chat_id, message_id))
+            return
+        except TelegramBadRequest as exc:
+            log.info("topic part %s not deleted: %s", message_id, exc.message)
         self.spend(poster)
         try:
-            await call(request())
+            await self.poster_call(
+                poster,
+                lambda: poster.bot.edit_message_text(
+                    chat_id=self.chat_id,
+                    message_id=message_id,
+                    text=t("topic.edited_mark", self.lang),
+                ),
+            )
         except TelegramBadRequest as exc:
             if not is_not_modified(exc):
-                raise GiveUp(exc.message) from exc
+                log.info("topic part %s not emptied: %s", message_id, exc.message)
+
+    async def keep_parts(self, message: Message, ids: list[int]) -> None:
+        message.meta = {**message.meta, TOPIC_PARTS: ids}
+        await message.save(update_fields=["meta"])
 
     async def show_status(self, item: OutboxItem) -> None:
         """Title and open/closed state follow the status; each change only when it differs."""
@@ -510,8 +697,9 @@ class Desk:
         if link is None:
             return
         status = dialog.status.value
-        if link.shown_status != status:
-            title = await self.title_for(dialog, status)
+        # The status, or the client's reachability (⛔), changed what the title shows.
+        title = await self.title_for(dialog, status)
+        if link.shown_status != status or link.title != title:
             try:
                 await self.group_call(
                     lambda: self.bot.edit_forum_topic(self.chat_id, link.thread_id, name=title)
@@ -554,6 +742,7 @@ class Desk:
     async def deliver_note(self, item: OutboxItem) -> None:
         note = await Note.get(id=item.payload["note_id"])
         if note.delivered_at is not None:
+            await self.settle_note(note)
             return
         author = await Operator.get(id=note.author_id)  # type: ignore[attr-defined]
         dialog = await Dialog.get(id=note.dialog_id)  # type: ignore[attr-defined]
@@ -572,6 +761,41 @@ class Desk:
             raise GiveUp("operator has not started the bot; kept until /start") from None
         note.delivered_at = self.now()
         await note.save(update_fields=["delivered_at"])
+        await self.settle_note(note)
+
+    async def settle_note(self, note: Note) -> None:
+        """The note reached its author: an earlier attempt that failed (the author had not
+        started the bot) is done, not a failure /status keeps counting."""
+        await OutboxItem.filter(
+            kind=PRIVATE_NOTE, merge_key=f"note:{note.id}", status=OutboxStatus.FAILED
+        ).update(status=OutboxStatus.SENT, done_at=self.core.ctx.wall.now())
+
+    async def mark_undelivered(self, item: OutboxItem) -> None:
+        """A 💔 reaction on the operator's reply that did not reach the client (reactions cost
+        no group message); where the group takes no reactions, one line for a run of them."""
+        message = await Message.get(id=item.payload["message_id"])
+        ids = message.meta.get("team_message_ids") or []
+        if ids and int(message.meta.get("team_chat_id") or self.chat_id) == self.chat_id:
+            mark = ReactionTypeEmoji(emoji=UNDELIVERED_MARK)
+            try:
+                await call(self.bot.set_message_reaction(self.chat_id, int(ids[0]), [mark]))
+                return
+            except (TelegramBadRequest, ThreadGone, TopicClosed) as exc:
+                log.info("no reaction on %s (%s): a line instead", ids[0], exc)
+        dialog_id = int(item.payload["dialog_id"])
+        if not await Dialog.exists(id=dialog_id, unreachable=True):
+            return  # "not delivered: why" has a line of its own already
+        key = f"undelivered:{dialog_id}"
+        waiting = await OutboxItem.filter(merge_key=key, status=OutboxStatus.PENDING).first()
+        count = 1 + (int(waiting.payload["values"]["count"]) if waiting else 0)
+        await enqueue(
+            self.core.ctx,
+            TOPIC_NOTICE,
+            {"dialog_id": dialog_id, "key": "notice.undelivered", "values": {"count": count}},
+            priority=Priority.TOPIC_MESSAGE,
+            lane=f"topic:{dialog_id}",
+            merge_key=key,
+        )
 
     async def deliver_pending_notes(self, operator: Operator) -> int:
         pending = await Note.filter(author=operator, delivered_at=None).order_by("id")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.telegram.texts import to_entities, utf16_len
+from connectors.telegram.texts import split_text, to_entities, utf16_len
 
-__all__ = ["shift_entities", "to_entities", "utf16_len", "with_header"]
+__all__ = ["shift_entities", "split_text", "to_entities", "utf16_len", "with_header"]
 
 
 def shift_entities(entities: list[dict[str, Any]], by: int) -> list[dict[str, Any]]:

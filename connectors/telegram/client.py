@@ -147,19 +147,21 @@ class TelegramClientConnector:
 
     # --- edit ------------------------------------------------------------------------------
 
-    async def edit(self, dialog: Dialog, message: Message) -> None:
+    async def edit(self, dialog: Dialog, message: Message) -> Sent | None:
         """Mirror an operator's edit: the caption, or the text parts (added or removed as the
         new text needs). Before delivery there is nothing to do: the send carries the edit."""
         where = message.meta.get(TEXT)
         if not where or not where.get("ids"):
-            return
+            return None
         chat_id = int(dialog.chat_key)
         if where.get("caption"):
             if utf16_len(message.text) > CAPTION_LIMIT:
                 raise RejectedContent("message caption is too long")
             await self._edit_caption(chat_id, int(where["ids"][0]), message)
-            return
-        await self._edit_parts(chat_id, message, [int(i) for i in where["ids"]])
+            return None
+        if await self._edit_parts(chat_id, message, [int(i) for i in where["ids"]]):
+            return Sent(external_ids=[str(i) for i in message.meta.get(IDS, [])])
+        return None
 
     async def _edit_caption(self, chat_id: int, message_id: int, message: Message) -> None:
         with delivery_errors():
@@ -175,7 +177,8 @@ class TelegramClientConnector:
                 if not is_not_modified(exc):
                     raise
 
-    async def _edit_parts(self, chat_id: int, message: Message, old: list[int]) -> None:
+    async def _edit_parts(self, chat_id: int, message: Message, old: list[int]) -> bool:
+        """True when the parts changed (one added or removed)."""
         parts = split_text(message.text, message.entities)
         if not parts:
             raise RejectedContent("message text is empty")
@@ -202,7 +205,9 @@ class TelegramClientConnector:
                     new.append(sent.message_id)
             for surplus in old[len(parts) :]:
                 await self.bot.delete_message(chat_id, surplus)
-        if new != old:
-            ids = [i for i in message.meta.get(IDS, []) if i not in old[len(parts) :]]
-            ids += [i for i in new if i not in ids]
-            await self._save(message, {IDS: ids, TEXT: {"ids": new, "caption": False}})
+        if new == old:
+            return False
+        ids = [i for i in message.meta.get(IDS, []) if i not in old[len(parts) :]]
+        ids += [i for i in new if i not in ids]
+        await self._save(message, {IDS: ids, TEXT: {"ids": new, "caption": False}})
+        return True

@@ -92,25 +92,63 @@ class Outbound:
             extra["reply_markup"], self._markup = self._markup, None
         return extra
 
-    def plan(self, text: str, entities: list[dict[str, Any]], attachments: list[Att]) -> list[Step]:
+    def plan(
+        self,
+        text: str,
+        entities: list[dict[str, Any]],
+        attachments: list[Att],
+        captions: list[tuple[str, list[dict[str, Any]]]] | None = None,
+    ) -> list[Step]:
+        """The steps that show `text` with `attachments`. `captions`, one per attachment
+        (an album whose every item has its own), replaces `text`."""
+        if captions is not None:
+            return self._plan_captions(attachments, captions)
         steps: list[Step] = []
         groups = [chunk for run in _runs(attachments) for chunk in _chunks(run)]
         in_caption = False
         for group in groups:
             fits = utf16_len(text) <= CAPTION_LIMIT
+            blank: list[tuple[str, list[dict[str, Any]]]] = [("", [])] * len(group)
             if not in_caption and fits and group[0]["kind"] not in CAPTIONLESS:
                 # Even an empty caption takes the slot: an edit may add a caption later.
                 in_caption = True
-                steps.append(
-                    Step(self._media(group, text, entities), holds_text="caption", size=len(group))
-                )
+                first = [(text, entities), *blank[1:]]
+                steps.append(Step(self._media(group, first), holds_text="caption", size=len(group)))
             else:
-                steps.append(Step(self._media(group, "", []), size=len(group)))
+                steps.append(Step(self._media(group, blank), size=len(group)))
         if text.strip() and not in_caption:
             # Media first, then the text that did not fit as a caption, cut to Telegram's size.
-            for part, part_entities in split_text(text, entities):
-                steps.append(Step(self._text(part, part_entities), holds_text="text"))
+            steps.extend(self._texts(text, entities))
         return steps
+
+    def _plan_captions(
+        self, attachments: list[Att], captions: list[tuple[str, list[dict[str, Any]]]]
+    ) -> list[Step]:
+        """Each item with its own caption; a caption too long for one follows the media as
+        text, after all of them, so the media's ids come first and in order."""
+        steps: list[Step] = []
+        after: list[Step] = []
+        position = 0
+        for group in [chunk for run in _runs(attachments) for chunk in _chunks(run)]:
+            mine = captions[position : position + len(group)]
+            position += len(group)
+            fitted = []
+            for att, (text, entities) in zip(group, mine, strict=True):
+                if utf16_len(text) <= CAPTION_LIMIT and att["kind"] not in CAPTIONLESS:
+                    fitted.append((text, entities))
+                    continue
+                fitted.append(("", []))
+                if text.strip():
+                    after.extend(self._texts(text, entities))
+            holds = "caption" if any(text for text, _ in fitted) else None
+            steps.append(Step(self._media(group, fitted), holds_text=holds, size=len(group)))
+        return steps + after
+
+    def _texts(self, text: str, entities: list[dict[str, Any]]) -> list[Step]:
+        return [
+            Step(self._text(part, part_entities), holds_text="text")
+            for part, part_entities in split_text(text, entities)
+        ]
 
     def _text(self, text: str, entities: list[dict[str, Any]]) -> Send:
         async def send(reply: ReplyParameters | None) -> list[TgMessage]:
@@ -128,18 +166,21 @@ class Outbound:
 
         return send
 
-    def _media(self, group: list[Att], text: str, entities: list[dict[str, Any]]) -> Send:
-        caption: dict[str, Any] = {"parse_mode": None}
-        if text:
-            caption.update(caption=text, caption_entities=to_entities(entities))
+    def _media(self, group: list[Att], captions: list[tuple[str, list[dict[str, Any]]]]) -> Send:
+        extras: list[dict[str, Any]] = []
+        for text, entities in captions:
+            extra: dict[str, Any] = {"parse_mode": None}
+            if text:
+                extra.update(caption=text, caption_entities=to_entities(entities))
+            extras.append(extra)
 
         async def send(reply: ReplyParameters | None) -> list[TgMessage]:
             if len(group) == 1:
-                return [await self._one(group[0], caption, reply)]
-            media = []
-            for index, att in enumerate(group):
-                extra = caption if index == 0 else {"parse_mode": None}
-                media.append(MEDIA_TYPES[att["kind"]](media=await self.file(att), **extra))
+                return [await self._one(group[0], extras[0], reply)]
+            media = [
+                MEDIA_TYPES[att["kind"]](media=await self.file(att), **extra)
+                for att, extra in zip(group, extras, strict=True)
+            ]
             return list(
                 await self.bot.send_media_group(
                     self.chat_id, media, reply_parameters=reply, **self.where(single=False)

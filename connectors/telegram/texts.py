@@ -35,8 +35,11 @@ def to_entities(entities: list[dict[str, Any]]) -> list[MessageEntity] | None:
     return out or None
 
 
-def _cut(text: str, start: int, limit: int) -> tuple[int, int]:
-    """Where the part starting at `start` ends, and where the next one starts."""
+def _cut(text: str, start: int, limit: int) -> int:
+    """Where the part starting at `start` ends (exclusive). A cut goes after a paragraph,
+    a line or a word break found in the later half of the part, so no part is left nearly
+    empty (a name alone above a full text); the break and any blank lines right after it
+    stay with the part when they fit, so the parts together hold every character."""
     end, units = start, 0
     while end < len(text):
         units += 2 if ord(text[end]) > 0xFFFF else 1
@@ -44,12 +47,18 @@ def _cut(text: str, start: int, limit: int) -> tuple[int, int]:
             break
         end += 1
     if end == len(text):
-        return end, end
+        return end
+    if end == start:
+        return start + 1  # one character wider than the limit: it goes alone
+    half = start + (end - start) // 2
     for sep in BREAKS:
         at = text.rfind(sep, start, end)
-        if at > start:
-            return at, at + len(sep)
-    return end, end
+        if at >= half:
+            cut = at + len(sep)
+            while cut < end and text[cut] in "\n ":
+                cut += 1
+            return cut
+    return end
 
 
 def _shift(entities: list[dict[str, Any]], start16: int, end16: int) -> list[dict[str, Any]]:
@@ -66,16 +75,19 @@ def split_text(
     text: str, entities: list[dict[str, Any]], limit: int = TEXT_LIMIT
 ) -> list[tuple[str, list[dict[str, Any]]]]:
     """Cut a text into parts of at most `limit` UTF-16 units at paragraph, line or word
-    breaks; each part keeps the part of every span that falls inside it."""
+    breaks; each part keeps the part of every span that falls inside it. Joined, the parts
+    are the text (only blank lines that do not fit before a cut are left out)."""
     parts: list[tuple[str, list[dict[str, Any]]]] = []
     start = 0
     while start < len(text):
-        end, next_start = _cut(text, start, limit)
+        end = _cut(text, start, limit)
         piece = text[start:end]
         if piece.strip():
             start16 = utf16_len(text[:start])
-            parts.append((piece, _shift(entities, start16, start16 + utf16_len(piece))))
-        start = next_start
+            # Spans stop where the part's trailing break starts (Telegram trims it).
+            visible = utf16_len(piece.rstrip())
+            parts.append((piece, _shift(entities, start16, start16 + visible)))
+        start = end
         while start < len(text) and text[start] == "\n":
-            start += 1  # blank lines at a cut would only start the next part empty
+            start += 1  # a run of blank lines longer than the part's room: not carried over
     return parts

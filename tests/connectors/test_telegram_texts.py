@@ -16,10 +16,33 @@ def test_short_text_is_one_part() -> None:
 
 
 def test_cuts_prefer_paragraphs_then_lines_then_words() -> None:
-    assert [p for p, _ in split_text("aaaa\n\nbb\ncc", [], limit=8)] == ["aaaa", "bb\ncc"]
-    assert [p for p, _ in split_text("aaaa\nbb cc", [], limit=8)] == ["aaaa", "bb cc"]
-    assert [p for p, _ in split_text("aaa bbb ccc", [], limit=8)] == ["aaa bbb", "ccc"]
+    # The break stays at the end of its part: joined, the parts are the text.
+    assert [p for p, _ in split_text("aaaa\n\nbb\ncc", [], limit=8)] == ["aaaa\n\n", "bb\ncc"]
+    assert [p for p, _ in split_text("aaaa\nbb cc", [], limit=8)] == ["aaaa\n", "bb cc"]
+    assert [p for p, _ in split_text("aaa bbb ccc", [], limit=8)] == ["aaa bbb ", "ccc"]
     assert [p for p, _ in split_text("abcdefghij", [], limit=4)] == ["abcd", "efgh", "ij"]
+
+
+def test_a_break_early_in_the_part_is_not_where_it_is_cut() -> None:
+    # A name on its own line above a long text: the first part is filled, not the name alone.
+    text = "Ann\n" + "word " * 10
+    parts = [p for p, _ in split_text(text, [], limit=20)]
+    assert parts[0].startswith("Ann\nword word") and "".join(parts) == text
+
+
+def test_blank_lines_survive_a_split() -> None:
+    text = "\n\n".join(f"paragraph {i} " + "x" * 30 for i in range(20))
+    parts = [p for p, _ in split_text(text, [], limit=200)]
+    assert len(parts) > 3 and "".join(parts) == text
+    assert all(len(p) <= 200 for p in parts)
+
+
+def test_a_span_stops_before_the_break_at_a_cut() -> None:
+    parts = split_text("aaaa\n\nbbbb", [{"type": "bold", "offset": 0, "length": 10}], limit=7)
+    assert parts == [
+        ("aaaa\n\n", [{"type": "bold", "offset": 0, "length": 4}]),
+        ("bbbb", [{"type": "bold", "offset": 0, "length": 4}]),
+    ]
 
 
 def test_a_cut_never_splits_an_emoji_and_spans_follow_their_text() -> None:
