@@ -111,10 +111,20 @@ class DurablePoller:
                     await self.health.failed(self.name, str(exc))
                 await asyncio.sleep(min(30, 2**failures))
                 continue
-            for update in updates:
-                await self.store(update)
-                offset = update.update_id + 1
-            await self.process_pending()
+            try:
+                for update in updates:
+                    await self.store(update)
+                    # Told to Telegram (the next offset) only once it is stored.
+                    offset = update.update_id + 1
+                await self.process_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # The database is away, say: what is not stored is asked for again; the
+                # poller itself never ends.
+                failures += 1
+                log.warning("storing or processing updates failed (%s); retrying", exc)
+                await asyncio.sleep(min(30, 2**failures))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name=self.source)

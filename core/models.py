@@ -383,7 +383,20 @@ def storable(value: str) -> str:
     return value
 
 
+def storable_json(value: Any) -> Any:
+    """`storable` through a JSON value (an update's payload, entities, meta): PostgreSQL's
+    jsonb refuses a NUL or a lone surrogate anywhere in it."""
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, list):
+        return [storable_json(item) for item in value]
+    if isinstance(value, dict):
+        return {storable(str(k)): storable_json(v) for k, v in value.items()}
+    return value
+
+
 _TEXT_FIELDS: dict[type[Model], list[tuple[str, int | None]]] = {}
+_JSON_FIELDS: dict[type[Model], list[str]] = {}
 
 
 def _text_fields(model: type[Model]) -> list[tuple[str, int | None]]:
@@ -395,6 +408,16 @@ def _text_fields(model: type[Model]) -> list[tuple[str, int | None]]:
             if isinstance(field, fields.CharField | fields.TextField)
         ]
     return _TEXT_FIELDS[model]
+
+
+def _json_fields(model: type[Model]) -> list[str]:
+    if model not in _JSON_FIELDS:
+        _JSON_FIELDS[model] = [
+            name
+            for name, field in model._meta.fields_map.items()
+            if isinstance(field, fields.JSONField)
+        ]
+    return _JSON_FIELDS[model]
 
 
 async def fit_to_columns(
@@ -412,6 +435,10 @@ async def fit_to_columns(
             fitted = fitted[:max_length]
         if fitted != value:
             setattr(instance, name, fitted)
+    for name in _json_fields(model):
+        value = getattr(instance, name, None)
+        if value is not None:
+            setattr(instance, name, storable_json(value))
 
 
 def fit_every_model(models: Iterable[type[Model]]) -> None:
