@@ -1,63 +1,73 @@
-"""Operators in their private chat with the team bot: /start, /notes, /help.
+"""A team member's private chat with the team bot: their own space, never a client's.
 
-Anyone who is not on the team falls through to the client channel's router.
+/start, /help, /notes here; /my, /list, /templates, /template in Teamwork.private_router;
+anything else gets help or a hint. Teamwork.in_private lets only current members in.
 """
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
-from aiogram.filters import Command, Filter
-from aiogram.types import Message
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message, User
 
-from bot.i18n import pick_language, t
+from bot.i18n import t
 from bot.storage import TopicLink
-from bot.team.desk import Desk
+from bot.team.context import Team
 from bot.team.links import topic_url
-from bot.team.roles import is_group_member, remember_operator
+from bot.team.roles import remember_operator
+from connectors.telegram.router import CONTENT
 from core.models import Note, Operator
-from core.service import Core
 
 
-class TeamMember(Filter):
-    """Known operators; on /start also any member of the team group (checked with Telegram)."""
-
-    def __init__(self, team_chat_id: int) -> None:
-        self.team_chat_id = team_chat_id
-
-    async def __call__(self, message: Message, bot: Bot) -> bool | dict[str, Operator]:
-        user = message.from_user
-        if user is None or user.is_bot:
-            return False
-        operator = await Operator.get_or_none(user_id=user.id, active=True)
-        return not (operator is None and not await is_group_member(bot, self.team_chat_id, user.id))
+async def help_text(team: Team, user: User, lang: str) -> str:
+    text = t("help.private", lang)
+    if await team.is_manager(user):
+        text += "\n" + t("help.private_manager", lang)
+    return text
 
 
-def private_router(core: Core, desk: Desk, team_chat_id: int) -> Router:
+def private_router(team: Team) -> Router:
     router = Router(name="operator-private")
-    # Only these commands are the team's; anything else in private is a client writing.
-    router.message.filter(
-        F.chat.type == "private", Command("start", "help", "notes"), TeamMember(team_chat_id)
-    )
+    core, desk = team.core, team.desk
 
     @router.message(Command("start"))
-    async def start(message: Message) -> None:
-        assert message.from_user
-        operator = await remember_operator(message.from_user, core.clock, started=True)
-        lang = pick_language(message.from_user.language_code)
+    async def start(message: Message, event_from_user: User, lang: str) -> None:
+        operator = await remember_operator(event_from_user, core.clock, started=True)
         await message.answer(t("private.welcome", lang, name=operator.name))
         await desk.deliver_pending_notes(operator)
 
     @router.message(Command("help"))
-    async def help_(message: Message) -> None:
-        assert message.from_user
-        await message.answer(t("help.private", pick_language(message.from_user.language_code)))
+    async def help_(message: Message, event_from_user: User, lang: str) -> None:
+        await message.answer(await help_text(team, event_from_user, lang))
 
     @router.message(Command("notes"))
-    async def notes(message: Message) -> None:
-        assert message.from_user
-        lang = pick_language(message.from_user.language_code)
-        operator = await remember_operator(message.from_user, core.clock, started=True)
-        await message.answer(await notes_text(operator, team_chat_id, lang))
+    async def notes(message: Message, event_from_user: User, lang: str) -> None:
+        operator = await remember_operator(event_from_user, core.clock, started=True)
+        await message.answer(await notes_text(operator, team.chat_id, lang))
+
+    return router
+
+
+def own_space_router(team: Team) -> Router:
+    """Last in a member's private chat: what no command took. Nothing here reaches a client."""
+    router = Router(name="operator-private-rest")
+
+    @router.message(F.text.startswith("/"))
+    async def unknown_command(message: Message, event_from_user: User, lang: str) -> None:
+        help_ = await help_text(team, event_from_user, lang)
+        await message.answer(t("private.unknown_command", lang) + "\n\n" + help_)
+
+    @router.message(CONTENT)
+    async def anything_else(message: Message, lang: str) -> None:
+        await message.answer(t("private.hint", lang))
+
+    @router.edited_message()
+    async def edited() -> None:
+        """An operator's own words in private: nothing to mirror anywhere."""
+
+    @router.callback_query()
+    async def stale_button(query: CallbackQuery) -> None:
+        await query.answer()
 
     return router
 

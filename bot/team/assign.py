@@ -10,7 +10,7 @@ from aiogram.exceptions import TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.i18n import t
+from bot.i18n import pick_language, t
 from bot.storage import TopicLink
 from bot.team.calls import call
 from bot.team.context import Team, group_router
@@ -19,20 +19,26 @@ from bot.team.roles import remember_operator
 from core.events import AssigneeChanged, MessageCreated, StatusChanged
 from core.models import Dialog, MessageKind, Operator, OutboxItem, OutboxStatus
 from core.models import Message as CoreMessage
-from core.outbox import GiveUp, Priority, enqueue
+from core.outbox import GiveUp, Priority, RetryLater, enqueue
 
 PRIVATE_ASSIGNED = "private.assigned"
 PRIVATE_ACTIVITY = "private.activity"
 MAX_BUTTONS = 24
 
 
-async def find_operator(mention: str) -> Operator | None:
+async def find_operator(mention: str, *, departed_too: bool = False) -> Operator | None:
     name = mention.strip().lstrip("@")
     if not name:
         return None
-    if name.isdigit():
-        return await Operator.get_or_none(user_id=int(name), active=True)
-    return await Operator.get_or_none(username__iexact=name, active=True)
+    found = (
+        Operator.filter(user_id=int(name))
+        if name.isdigit()
+        else Operator.filter(username__iexact=name)
+    )
+    if not departed_too:
+        found = found.filter(active=True)
+    # A username may have changed hands: the one on the team, then the newest.
+    return await found.order_by("-active", "-id").first()
 
 
 def operators_keyboard(
@@ -53,6 +59,21 @@ async def team_operators() -> list[Operator]:
     return list(await Operator.filter(active=True).order_by("name"))
 
 
+async def not_assignable(team: Team, who: Operator) -> str | None:
+    """Only a current member may be responsible: a locale key that says why not, or None."""
+    member = await team.membership.is_member(who.user_id)
+    if member is None:
+        return "access.in_doubt"
+    if member and not who.active:
+        who.active = True  # back in the group
+        await who.save(update_fields=["active"])
+    return None if member else "assign.not_member"
+
+
+def assigned_key(who: Operator, actor: Operator) -> str:
+    return "assign.took" if who.id == actor.id else "assign.done"
+
+
 def assign_router(team: Team) -> Router:
     router = group_router("team-assign", team)
     core = team.core
@@ -67,12 +88,17 @@ def assign_router(team: Team) -> Router:
     async def assign(
         message: Message, dialog: Dialog, who: Operator | None, actor: Operator, lang: str
     ) -> None:
+        if who is not None and who.id != actor.id:
+            problem = await not_assignable(team, who)
+            if problem:
+                await team.say(message, t(problem, lang, name=who.name))
+                return
         _, changed = await core.dialogs.assign(dialog.id, who, actor)
         if who is None:
             key = "assign.removed" if changed else "assign.already_nobody"
             await team.say(message, t(key, lang, name=actor.name))
             return
-        key = "assign.done" if changed else "assign.already"
+        key = "assign.already" if not changed else assigned_key(who, actor)
         await team.say(message, t(key, lang, name=who.name, actor=actor.name))
 
     @router.message(Command("assign"))
@@ -84,7 +110,7 @@ def assign_router(team: Team) -> Router:
             return
         mention = (command.args or "").strip()
         if mention:
-            who = await find_operator(mention.split()[0])
+            who = await find_operator(mention.split()[0], departed_too=True)
             if who is None:
                 await team.say(message, t("assign.unknown_user", lang, user=mention.split()[0]))
                 return
@@ -95,6 +121,11 @@ def assign_router(team: Team) -> Router:
             user = replied.from_user
             if user is None or user.is_bot:
                 await team.say(message, t("assign.reply_to_operator", lang))
+                return
+            member = await team.membership.is_member(user.id)
+            if not member:
+                key = "assign.not_member" if member is False else "access.in_doubt"
+                await team.say(message, t(key, lang, name=user.full_name))
                 return
             await assign(message, dialog, await remember_operator(user, core.clock), operator, lang)
             return
@@ -125,15 +156,20 @@ def assign_router(team: Team) -> Router:
             return
         who = None
         if raw_operator != "0":
-            who = await Operator.get_or_none(id=int(raw_operator), active=True)
-            if who is None:
-                await query.answer(
-                    t("assign.unknown_user", lang, user=raw_operator), show_alert=True
-                )
+            who = await Operator.get_or_none(id=int(raw_operator))
+            # An old keyboard may offer someone who has left since.
+            problem = (
+                await not_assignable(team, who)
+                if who is not None and who.active
+                else "assign.not_member"
+            )
+            if problem:
+                name = who.name if who else raw_operator
+                await query.answer(t(problem, lang, name=name), show_alert=True)
                 return
         await core.dialogs.assign(dialog.id, who, operator)
         text = (
-            t("assign.done", lang, name=who.name, actor=operator.name)
+            t(assigned_key(who, operator), lang, name=who.name, actor=operator.name)
             if who
             else t("assign.removed", lang, name=operator.name)
         )
@@ -237,6 +273,11 @@ class AssigneeNotices:
         return link.title, topic_url(self.team.chat_id, link.thread_id)
 
     async def send_private(self, operator: Operator, dialog_id: int, text: str) -> None:
+        member = await self.team.membership.is_member(operator.user_id)
+        if member is None:
+            raise RetryLater(60, "cannot check the team membership")
+        if not member:
+            return  # off the team: no notices (their dialogs are unassigned already)
         try:
             await call(self.team.bot.send_message(operator.user_id, text))
         except TelegramForbiddenError:
@@ -254,7 +295,7 @@ class AssigneeNotices:
             return  # reassigned before the notice went out
         actor = await Operator.get_or_none(id=p.get("actor_id") or 0)
         title, url = await self.topic(dialog.id)
-        lang = operator.language or self.team.desk.lang
+        lang = pick_language(operator.language)  # theirs, or LANGUAGE
         text = t("assign.private", lang, title=title, url=url, actor=actor.name if actor else "—")
         await self.send_private(operator, dialog.id, text)
 
@@ -273,7 +314,7 @@ class AssigneeNotices:
             else 0
         )
         title, url = await self.topic(dialog.id)
-        lang = operator.language or self.team.desk.lang
+        lang = pick_language(operator.language)  # theirs, or LANGUAGE
         lines = []
         if p.get("woke"):
             lines.append(t("activity.woke", lang, title=title))

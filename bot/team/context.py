@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import Message, ReactionTypeEmoji, TelegramObject, User
 
 from bot.i18n import pick_language
 from bot.storage import TopicLink
+from bot.team.answers import quietly
 from bot.team.desk import Desk
-from bot.team.roles import is_group_admin, remember_operator
+from bot.team.membership import Membership
+from bot.team.roles import remember_operator
+from connectors.telegram.texts import split_text
 from core.clock import Clock
 from core.models import Dialog
 from core.service import Core
@@ -43,6 +47,7 @@ class Team:
     bot: Bot
     settings: Any
     timings: Timings
+    membership: Membership
 
     @property
     def chat_id(self) -> int:
@@ -51,7 +56,7 @@ class Team:
     async def is_manager(self, user: User) -> bool:
         if self.settings.is_manager(user.id, user.username):
             return True
-        return await is_group_admin(self.bot, self.chat_id, user)
+        return await self.membership.is_admin(user.id)
 
     async def dialog_of(self, message: Message) -> Dialog | None:
         if not message.is_topic_message or not message.message_thread_id:
@@ -85,9 +90,25 @@ class Team:
             await self.spend()
         return await message.reply(text, **kwargs)
 
+    async def answer(self, message: Message, text: str, **kwargs: Any) -> Message | None:
+        """An answer that fits (a long one goes in parts, cut at line breaks; `kwargs`, e.g.
+        a keyboard, ride on the last) and never fails the update: what it reports is done
+        already, and a re-run would do it twice. None when it could not be sent."""
+        parts = [part for part, _ in split_text(text, [])] or [text]
+        sent = None
+        for index, part in enumerate(parts):
+            extra = kwargs if index == len(parts) - 1 else {}
+            got = await quietly(partial(self.say, message, part, **extra))
+            sent = sent or got
+        return sent
 
-def operator_middleware(clock: Clock) -> Middleware:
-    """Injects `operator` (remembered from the Telegram user) and `lang`; ignores bots."""
+
+def operator_middleware(clock: Clock, group_lang: str | None = None) -> Middleware:
+    """Injects `operator` (remembered from the Telegram user) and `lang`; ignores bots.
+
+    Only for current members (Teamwork.in_group / in_private check that first): nobody else
+    becomes an operator. `lang` is the group's language (LANGUAGE) for what the group sees,
+    and the person's own in private and in inline mode."""
 
     async def with_operator(
         handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
@@ -97,20 +118,20 @@ def operator_middleware(clock: Clock) -> Middleware:
         user = data.get("event_from_user")
         if user is None or user.is_bot:
             return None
-        data["operator"] = await remember_operator(user, clock)
-        data["lang"] = pick_language(user.language_code)
+        if "operator" not in data:  # a parent router's middleware did it already
+            data["operator"] = await remember_operator(user, clock)
+        chat = data.get("event_chat")
+        in_group = chat is not None and chat.type != "private"
+        # pick_language(None) is LANGUAGE.
+        data["lang"] = (group_lang or pick_language(None)) if in_group else (
+            pick_language(user.language_code)
+        )  # fmt: skip
         return await handler(event, data)
 
     return with_operator
 
 
 def group_router(name: str, team: Team) -> Router:
-    """A router for the team group only, with the operator injected."""
-    router = Router(name=name)
-    router.message.filter(F.chat.id == team.chat_id)
-    router.callback_query.filter(F.message.chat.id == team.chat_id)
-    # Inner: runs only when one of this router's handlers matched.
-    middleware = operator_middleware(team.core.clock)
-    router.message.middleware(middleware)
-    router.callback_query.middleware(middleware)
-    return router
+    """A router for the team group: include it under Teamwork.in_group, which lets only
+    current members in and injects `operator` and `lang`."""
+    return Router(name=name)

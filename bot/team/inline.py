@@ -11,7 +11,7 @@ from aiogram.types import (
 )
 
 from bot.team.context import Team, group_router
-from bot.team.roles import is_group_member, remember_operator
+from bot.team.roles import remember_operator
 from bot.team.templates import Templates, preview, rendered
 from connectors.telegram.inbound import message_to_inbound
 from core.models import Client, Operator
@@ -25,13 +25,11 @@ def inline_router(team: Team, templates: Templates) -> Router:
     @router.inline_query()
     async def search(query: InlineQuery) -> None:
         user = query.from_user
-        operator = await Operator.get_or_none(user_id=user.id, active=True)
-        if operator is None and not await is_group_member(team.bot, team.chat_id, user.id):
-            # Templates are the team's: nobody else sees them.
+        if user.is_bot or not await team.membership.is_member(user.id):
+            # Templates are the team's: nobody else sees them (nor anyone we cannot check).
             await query.answer([], cache_time=0, is_personal=True)
             return
-        if operator is None:
-            operator = await remember_operator(user, team.core.clock)
+        operator = await remember_operator(user, team.core.clock)
         found = await templates.service.search(query.query, RESULTS)
         results = [
             InlineQueryResultArticle(

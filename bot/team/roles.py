@@ -1,8 +1,8 @@
-"""Who is on the team: operators are the group's members we have seen; managers its admins."""
+"""Operators: the team group's current members we have seen (bot.team.membership says who
+is a member now)."""
 
 from __future__ import annotations
 
-from aiogram import Bot
 from aiogram.types import User
 
 from core.clock import Clock
@@ -36,19 +36,3 @@ async def remember_operator(user: User, clock: Clock, *, started: bool = False) 
     if changed:
         await operator.save(update_fields=changed)
     return operator
-
-
-async def is_group_member(bot: Bot, chat_id: int, user_id: int) -> bool:
-    try:
-        member = await bot.get_chat_member(chat_id, user_id)
-    except Exception:
-        return False
-    return member.status in {"creator", "administrator", "member", "restricted"}
-
-
-async def is_group_admin(bot: Bot, chat_id: int, user: User) -> bool:
-    try:
-        member = await bot.get_chat_member(chat_id, user.id)
-    except Exception:
-        return False
-    return member.status in {"creator", "administrator"}

@@ -1,13 +1,15 @@
-"""Team work (assignment, tags, templates, the card, the board, lists) wired in one place."""
+"""Team work (assignment, tags, templates, the card, the board, lists) wired in one place,
+and who reaches it: current members of the team group, nobody else."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, MagicData
+from aiogram.types import CallbackQuery, Message, User
 
-from bot.private import TeamMember
+from bot.i18n import pick_language, t
 from bot.team.assign import AssigneeNotices, assign_router
 from bot.team.board import Board
 from bot.team.card import Card, card_router
@@ -15,16 +17,19 @@ from bot.team.context import Team, Timings, group_router, operator_middleware
 from bot.team.desk import Desk
 from bot.team.inline import inline_router, via_bot_router
 from bot.team.listing import add_listing
+from bot.team.membership import FormerMember, Membership, OnTeam
 from bot.team.tags import tags_router
 from bot.team.templates import Templates, add_management, templates_router
 from core.service import Core
 
-PRIVATE_COMMANDS = ("my", "list", "templates", "template")
+# What only the team may ask in private (/start and /help are anyone's first words).
+TEAM_COMMANDS = ("my", "list", "templates", "template", "notes")
 
 
 class Teamwork:
     def __init__(self, core: Core, desk: Desk, bot: Bot, settings: Any) -> None:
-        self.team = Team(core, desk, bot, settings, Timings())
+        self.membership = Membership(core, bot, int(settings.TEAM_CHAT_ID))
+        self.team = Team(core, desk, bot, settings, Timings(), self.membership)
         self.templates = Templates(self.team)
         self.card = Card(self.team)
         self.board = Board(self.team)
@@ -51,19 +56,102 @@ class Teamwork:
             templates_router(team, self.templates),
             card_router(team, self.card),
             listing,
-            inline_router(team, self.templates),
         ]
 
     def private_router(self) -> Router:
-        team = self.team
+        """/my, /list, /templates, /template in a member's private chat."""
         router = Router(name="operator-private-teamwork")
-        router.message.filter(
-            F.chat.type == "private", Command(*PRIVATE_COMMANDS), TeamMember(team.chat_id)
-        )
-        router.callback_query.filter(F.message.chat.type == "private")
-        middleware = operator_middleware(team.core.clock)
-        router.message.middleware(middleware)
-        router.callback_query.middleware(middleware)
-        add_listing(router, team, private=True)
-        add_management(router, team, self.templates)
+        add_listing(router, self.team, private=True)
+        add_management(router, self.team, self.templates)
+        return router
+
+    def inline_router(self) -> Router:
+        return inline_router(self.team, self.templates)
+
+    # ---- who gets in ----------------------------------------------------------------------
+
+    def in_group(self, *routers: Router) -> Router:
+        """The team group: current members reach `routers` in order, with `operator` and `lang`
+        (the group's language: everyone there reads it). Anyone else reaches none of them."""
+        chat_id = self.team.chat_id
+        gate = Router(name="team-group")
+        on_team = OnTeam(self.membership)
+        gate.message.filter(F.chat.id == chat_id, on_team)
+        gate.edited_message.filter(F.chat.id == chat_id, on_team)
+        gate.callback_query.filter(F.message.chat.id == chat_id, on_team)
+        return self.gated(gate, routers, group_lang=self.team.desk.lang)
+
+    def in_private(self, *routers: Router) -> Router:
+        """A member's private chat with the team bot: their own space, never a client's."""
+        gate = Router(name="team-private")
+        on_team = OnTeam(self.membership)
+        gate.message.filter(F.chat.type == "private", on_team)
+        gate.edited_message.filter(F.chat.type == "private", on_team)
+        gate.callback_query.filter(F.message.chat.type == "private", on_team)
+        return self.gated(gate, routers)
+
+    def gated(
+        self, gate: Router, routers: tuple[Router, ...], group_lang: str | None = None
+    ) -> Router:
+        """In doubt: "try again later"; otherwise the members' routers, with `operator`."""
+
+        @gate.message(MagicData(F.in_doubt))
+        async def doubt(message: Message, event_from_user: User) -> None:
+            lang = pick_language(event_from_user.language_code)
+            await message.answer(t("access.in_doubt", lang))
+
+        @gate.callback_query(MagicData(F.in_doubt))
+        async def doubt_button(query: CallbackQuery) -> None:
+            lang = pick_language(query.from_user.language_code)
+            await query.answer(t("access.in_doubt", lang), show_alert=True)
+
+        @gate.edited_message(MagicData(F.in_doubt))
+        async def doubt_edit() -> None:
+            """Nothing to do with an edit we cannot place."""
+
+        members = Router(name=f"{gate.name}-members")
+        # Inner: around the handlers of every router below, once one matched.
+        middleware = operator_middleware(self.team.core.clock, group_lang)
+        for observer in (members.message, members.edited_message, members.callback_query):
+            observer.middleware(middleware)
+        rest = Router(name=f"{gate.name}-rest")
+
+        @rest.callback_query()
+        async def stale_button(query: CallbackQuery) -> None:
+            # A member's button nobody handles (an old keyboard): stop the spinner.
+            await query.answer()
+
+        members.include_routers(*routers, rest)
+        gate.include_router(members)
+        return gate
+
+    def former_members(self) -> Router:
+        """Someone who has left the team asking for the team's things: a plain no, never a
+        client's message in a topic (the team bot may be a client bot too)."""
+        router = Router(name="team-former-members")
+        router.message.filter(F.chat.type == "private", Command(*TEAM_COMMANDS), FormerMember())
+
+        @router.message()
+        async def refuse(message: Message, event_from_user: User) -> None:
+            lang = pick_language(event_from_user.language_code)
+            await message.answer(t("access.team_only", lang))
+
+        return router
+
+    def outsiders(self) -> Router:
+        """Include last: what no other router took comes from someone off the team. In
+        private that is a stranger only when the team bot serves no clients (the client
+        router, included before, takes everything a client says)."""
+        router = Router(name="team-outsiders")
+
+        @router.callback_query()
+        async def button(query: CallbackQuery) -> None:
+            lang = pick_language(query.from_user.language_code)
+            await query.answer(t("access.team_only", lang), show_alert=True)
+
+        @router.message(F.chat.type == "private", F.text)
+        async def private(message: Message, event_from_user: User) -> None:
+            lang = pick_language(event_from_user.language_code)
+            await message.answer(t("access.team_only", lang))
+
         return router

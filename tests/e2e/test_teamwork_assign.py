@@ -81,7 +81,8 @@ async def test_assign_alone_offers_buttons_and_a_press_assigns(desk):
 async def test_take_and_unassign(desk):
     thread = await new_topic(desk)
     await desk.in_topic(thread, "/take")
-    await desk.wait(lambda: said(desk, thread, "Olga is responsible now"))
+    await desk.wait(lambda: said(desk, thread, "Olga took the dialog."))
+    assert not await said(desk, thread, "assigned by Olga")
     assert await assignee_name(desk) == "Olga"
     await desk.in_topic(thread, "/take")
     await desk.wait(lambda: said(desk, thread, "Olga is already responsible"))
