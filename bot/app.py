@@ -30,6 +30,7 @@ from bot.team.budget import GroupBudget
 from bot.team.desk import Desk, Poster
 from bot.team.handlers import team_router
 from bot.team.status import StatusBoard, status_router, stuck_work
+from bot.team.steps import prune as prune_steps
 from bot.team.teamwork import Teamwork
 from connectors.telegram.client import TelegramClientConnector
 from connectors.telegram.router import client_router
@@ -151,6 +152,7 @@ class App:
         wall = self.core.ctx.wall.now()
         for poster in self.desk.posters:
             poster.budget.restore(await recent_group_calls(poster.bot.id, wall))
+        await prune_steps(self.core.clock.now())
         self.desk.install()
         self.teamwork.install()
         team_dispatcher = Dispatcher()

@@ -163,6 +163,9 @@ class ConversationService:
             pending = await Message.filter(
                 id__in=ids, kind=MessageKind.OUT, delivered_at=None
             ).select_for_update()
+            # A send under way cannot be called back: the client may have it already.
+            in_flight = await self._in_flight(pending)
+            pending = [m for m in pending if m.id not in in_flight]
             for message in pending:
                 message.kind = MessageKind.COMMENT
                 await message.save(update_fields=["kind"])
@@ -174,6 +177,21 @@ class ConversationService:
                 if int(row.payload.get("message_id", 0)) in taken:
                     await row.delete()
         return list(pending)
+
+    async def _in_flight(self, messages: list[Message]) -> set[int]:
+        """Those of `messages` whose send has begun (an album's parts go out together)."""
+        sending = await OutboxItem.filter(kind=SEND_TO_CLIENT, status=OutboxStatus.SENDING)
+        started = {int(row.payload.get("message_id", 0)) for row in sending}
+        if not started:
+            return set()
+        albums = set(
+            await Message.filter(id__in=list(started), album_key__not_isnull=True).values_list(
+                "album_key", flat=True
+            )
+        )
+        return {
+            m.id for m in messages if m.id in started or (m.album_key and m.album_key in albums)
+        }
 
     async def withdraw_album(self, dialog_id: int, album_key: str) -> list[Message]:
         """The parts of an album stored as replies before a part turned out a comment."""

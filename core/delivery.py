@@ -37,6 +37,13 @@ class ClientDelivery:
             return {"withdrawn": True}  # became a comment before it went out
         dialog = await Dialog.get(id=message.dialog_id)  # type: ignore[attr-defined]
         album = await self.album_of(message)
+        if album and await self.album_is_comment(message):
+            # A part of it turned out a comment (`// …` on any caption): none of it goes.
+            async with in_transaction():
+                for part in album:
+                    part.kind = MessageKind.COMMENT
+                    await part.save(update_fields=["kind"])
+            return {"withdrawn": True}
         if album:
             message = merge_album(album)
         reply_id = message.reply_to_id  # type: ignore[attr-defined]
@@ -70,6 +77,13 @@ class ClientDelivery:
             album_key=message.album_key,
             delivered_at=None,
         ).order_by("id")
+
+    async def album_is_comment(self, message: Message) -> bool:
+        return await Message.exists(
+            dialog_id=message.dialog_id,  # type: ignore[attr-defined]
+            album_key=message.album_key,
+            kind=MessageKind.COMMENT,
+        )
 
     async def edit(self, item: OutboxItem) -> None:
         message = await Message.get(id=item.payload["message_id"])

@@ -271,6 +271,8 @@ class Card:
             return
         panel = await Panel.get_or_none(key=card_key(dialog.id))
         posted = panel is not None and panel.message_id
+        if not posted and not item.payload.get("initial") and await self.first_coming(dialog):
+            return  # the first card is still to come (it draws the newest state): one card
         if posted:
             opening = await desk.shown_in(int(panel.message_id))  # type: ignore[union-attr]
         else:
@@ -411,15 +413,24 @@ class Card:
             raise RetryLater(0, "topic reopened", waiting=True) from None
         return sent.message_id, poster.bot.id
 
+    async def first_coming(self, dialog: Dialog) -> bool:
+        """The dialog's first card (or the one for its re-created topic) is queued or going."""
+        return await OutboxItem.filter(
+            kind=CARD_SHOW,
+            lane=f"topic:{dialog.id}",
+            status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING],
+        ).exists()
+
     async def pin(self, message_id: int) -> None:
         """After the card's commit: a crash between its post and that commit would post it
-        again, so nothing else (this call) may stand in between."""
-        try:
-            await self.team.bot.pin_chat_message(
+        again, so nothing else (this call) may stand in between. Tried again on a passing
+        fault; an unpinned card is still the card."""
+        await quietly(
+            lambda: self.team.bot.pin_chat_message(
                 self.team.chat_id, message_id, disable_notification=True
-            )
-        except TelegramBadRequest as exc:
-            log.warning("card %s not pinned: %s", message_id, exc.message)
+            ),
+            f"pin of card {message_id}",
+        )
 
 
 def card_router(team: Team, card: Card) -> Router:

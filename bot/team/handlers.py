@@ -50,7 +50,7 @@ SERVICE = (
     | F.general_forum_topic_unhidden
 )
 # "/c text" or "/c@our_bot text"; "/close" is not a comment.
-COMMENT_COMMAND = re.compile(r"/c(?:@(\w+))?(?=\s|$)")
+COMMENT_COMMAND = re.compile(r"/c(?:@(\w+))?(?=\s|$)", re.IGNORECASE)
 # The bot a command is addressed to: "/close@other_bot".
 ADDRESSED = re.compile(r"/\w+@(\w+)")
 

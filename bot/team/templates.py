@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiogram import F, Router
@@ -20,6 +21,8 @@ from connectors.telegram.inbound import message_to_inbound
 from core.models import Client, Dialog, Operator, Template
 from core.models import Message as CoreMessage
 from core.templates import TemplateError, TemplateService, render
+
+log = logging.getLogger(__name__)
 
 MAX_CHOICES = 10
 PREVIEW = 60
@@ -46,20 +49,40 @@ class Templates:
         self.service = TemplateService(team.core.ctx)
 
     async def send(self, dialog: Dialog, template: Template, operator: Operator, ref: str) -> bool:
-        """Show the reply in the topic, then deliver it to the client like any reply.
+        """Deliver the template to the client like any reply, then show it in the topic.
 
         `ref` names what asked for it (the /t command, the keyboard it was chosen on): asked
         again — the update re-run, a second button of the same keyboard — nothing more is
         sent. False when it was sent before."""
         team = self.team
-        if await CoreMessage.exists(dialog_id=dialog.id, external_id=ref):
-            return False
         text = await rendered(template, dialog, operator)
+        sent_before = await CoreMessage.exists(dialog_id=dialog.id, external_id=ref)
+        if not sent_before:
+            # Stored (and queued for the client) first: a topic that refuses the copy below
+            # must not cost the client the answer.
+            await team.core.conversation.reply(
+                dialog.id,
+                operator,
+                text,
+                attachments=list(template.attachments),
+                source_ref=ref,
+                # No team message ids: the topic copy carries a header the client must not see.
+                meta={"template": template.name},
+            )
         link = await TopicLink.get_or_none(dialog_id=dialog.id)
-        header = f"💬 {operator.name} · {template.name}"
-        shown, entities = with_header(header, text, [])
         if link is not None and not await done(f"{ref}:shown"):
-            await team.spend()
+            await self.show(link, template, operator, text)
+            await mark(f"{ref}:shown", team.core.clock.now())
+        return not sent_before
+
+    async def show(
+        self, link: TopicLink, template: Template, operator: Operator, text: str
+    ) -> None:
+        """The topic's copy, with who sent which template: best effort, never raised."""
+        team = self.team
+        shown, entities = with_header(f"💬 {operator.name} · {template.name}", text, [])
+        await team.spend()
+        try:
             await send_content(
                 team.bot,
                 team.chat_id,
@@ -69,17 +92,8 @@ class Templates:
                 bots=team.desk.bots,
                 thread_id=link.thread_id,
             )
-            await mark(f"{ref}:shown", team.core.clock.now())
-        await team.core.conversation.reply(
-            dialog.id,
-            operator,
-            text,
-            attachments=list(template.attachments),
-            source_ref=ref,
-            # No team message ids: the topic copy carries a header the client must not see.
-            meta={"template": template.name},
-        )
-        return True
+        except Exception as exc:
+            log.warning("template %s not shown in topic %s: %s", template.name, link.thread_id, exc)
 
     async def list_text(self, lang: str) -> str:
         templates = await self.service.all()
