@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -145,10 +146,35 @@ class App:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, START_RETRY_MAX)
 
+    async def reach_database(self) -> None:
+        """Open (and migrate) the database: while its server is out of reach (PostgreSQL still
+        starting), asked again like Telegram; anything else (a wrong password, a bad URL)
+        stops the start in one line."""
+        where = shown_url(self.settings.DATABASE_URL)
+        pause = 1.0
+        while True:
+            try:
+                await open_database(self.settings.DATABASE_URL, EXTRA_APPS)
+                return
+            except OSError as exc:
+                log.warning(
+                    "the database at %s is unreachable (%s); retrying in %d s",
+                    where,
+                    exc_line(exc),
+                    pause,
+                )
+            except Exception as exc:
+                raise StartupError(
+                    f"the database at {where} cannot be opened: {exc_line(exc)} "
+                    "(check DATABASE_URL)"
+                ) from None
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, START_RETRY_MAX)
+
     async def start(self) -> None:
         i18n.set_default_language(self.settings.LANGUAGE)
         await self.reach_telegram()
-        await open_database(self.settings.DATABASE_URL, EXTRA_APPS)
+        await self.reach_database()
         wall = self.core.ctx.wall.now()
         for poster in self.desk.posters:
             poster.budget.restore(await recent_group_calls(poster.bot.id, wall))
@@ -235,11 +261,17 @@ class App:
                 )
                 await self.add_client_channel(self.bot, dispatchers)
                 continue
+            count = await Dialog.filter(channel_id=channel.id).count()
             log.warning(
                 "%s has %d dialog(s) but its token is not in TELEGRAM_CLIENT_BOT_TOKENS any "
                 "more: replies to those clients wait (shown as stuck in /status) until it is",
                 channel.name,
-                await Dialog.filter(channel_id=channel.id).count(),
+                count,
+            )
+            # Nobody reads what its clients write now: /status and /healthz say so.
+            await self.health.failed(
+                f"Telegram ({channel.name})",
+                f"not served: its token is not in TELEGRAM_CLIENT_BOT_TOKENS; {count} dialog(s)",
             )
 
     async def healthz(self, request: web.Request) -> web.Response:
@@ -291,6 +323,15 @@ def exc_line(exc: Exception) -> str:
     return text.strip().splitlines()[0].removeprefix("HTTP Client says - ")
 
 
+def shown_url(url: str) -> str:
+    """A database URL fit for a log: its password hidden."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def token_label(variable: str, number: int, token: str) -> str:
     """`variable`'s token `number` (0: the only one), shown by its public part alone."""
     public = f"{token.partition(':')[0]}:…"  # the bot's id; the rest is the secret
@@ -320,11 +361,17 @@ async def run_app(settings: Settings) -> int:
 
     running = asyncio.create_task(lifecycle())
 
+    cancelled = False
+
     def on_signal() -> None:
+        nonlocal cancelled
         if started:
             stop.set()
-        else:
-            running.cancel()  # still starting (waiting for Telegram, say): stop right away
+        elif not cancelled:
+            # Still starting (waiting for Telegram, say): stop right away — once, so that a
+            # second signal cannot cut the clean-up short.
+            cancelled = True
+            running.cancel()
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -67,6 +67,11 @@ class Membership:
         self.chat_id = chat_id
         self.ttl = ttl
         self._known: dict[int, tuple[Standing, datetime]] = {}
+        # Bumped by every news of a person: an answer asked for before a newer one (a
+        # chat_member update while getChatMember was under way) must not undo it.
+        self._version: dict[int, int] = {}
+        # Who was last known a member, however long ago: in doubt, never taken for a client.
+        self._was_member: set[int] = set()
 
     async def standing(self, user_id: int, *, recheck_outsider: bool = False) -> Standing | None:
         """None when Telegram could not be asked and nothing recent is known."""
@@ -74,6 +79,7 @@ class Membership:
         current = known is not None and known[1] > self.core.clock.now()
         if known is not None and current and (known[0].member or not recheck_outsider):
             return known[0]
+        asked_at = self._version.get(user_id, 0)
         try:
             member = await self.bot.get_chat_member(
                 self.chat_id, user_id, request_timeout=CHECK_TIMEOUT
@@ -89,8 +95,16 @@ class Membership:
             return None
         else:
             standing = standing_of(member)
+        if self._version.get(user_id, 0) != asked_at:
+            # Newer news came while we asked (a kick, say): that one stands.
+            newer = self._known.get(user_id)
+            return newer[0] if newer else standing
         await self.record(user_id, standing)
         return standing
+
+    def was_member(self, user_id: int) -> bool:
+        """Last known on the team (the cache may have expired): for when Telegram cannot say."""
+        return user_id in self._was_member
 
     async def is_member(self, user_id: int, *, recheck_outsider: bool = False) -> bool | None:
         standing = await self.standing(user_id, recheck_outsider=recheck_outsider)
@@ -104,7 +118,13 @@ class Membership:
         now = self.core.clock.now()
         if len(self._known) > PRUNE_AT:
             self._known = {k: v for k, v in self._known.items() if v[1] > now}
+            self._version = {k: v for k, v in self._version.items() if k in self._known}
         self._known[user_id] = (standing, now + self.ttl)
+        self._version[user_id] = self._version.get(user_id, 0) + 1
+        if standing.member:
+            self._was_member.add(user_id)
+        else:
+            self._was_member.discard(user_id)
         if not standing.member:
             await self.departed(user_id)
 
@@ -173,8 +193,10 @@ class OnTeam(Filter):
                 return {"in_doubt": False}
             # A button is pressed by someone who saw a team message; a private message may be
             # a client's, unless its author was on the team.
-            if not isinstance(event, Message) or await Operator.exists(
-                user_id=user.id, active=True
+            if (
+                not isinstance(event, Message)
+                or self.membership.was_member(user.id)
+                or await Operator.exists(user_id=user.id, active=True)
             ):
                 return {"in_doubt": True}
             return False

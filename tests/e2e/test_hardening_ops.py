@@ -105,6 +105,25 @@ async def test_stopped_while_telegram_is_out_of_reach_it_ends_at_once(emulator, 
     assert "Traceback" not in log and "Unclosed" not in log, log
 
 
+async def test_a_database_out_of_reach_at_start_is_retried_and_told_in_one_line(emulator, tmp_path):
+    await emulator.bot(TOKEN, username=BOT)
+    operator = await emulator.user("Olga", language_code="en")
+    chat_id = await team_group(emulator, operator, TOKEN)
+    env, _ = run_env(emulator, chat_id, tmp_path, TOKEN)
+    # PostgreSQL not up yet: nothing listens on the discard port.
+    env["DATABASE_URL"] = "postgres://eadesk:s3cret@127.0.0.1:9/eadesk"
+    process = Process(env, tmp_path / "run")
+    await process.start()
+    await wait_for_log(process, "retrying in 2 s")
+    code = await process.kill(signal.SIGTERM)
+    log = process.log.read_text(errors="replace")
+    assert code == 0, log
+    retries = [line for line in log.splitlines() if "unreachable" in line]
+    assert "the database at postgres://eadesk:***@127.0.0.1:9/eadesk" in retries[0], log
+    assert "s3cret" not in log, log  # the password stays out of the log
+    assert "Traceback" not in log and "Unclosed" not in log, log
+
+
 async def test_a_token_telegram_does_not_know_stops_the_program_with_one_line(emulator, tmp_path):
     operator = await emulator.user("Olga", language_code="en")
     await emulator.bot(TOKEN, username=BOT)
@@ -312,6 +331,9 @@ async def test_a_removed_client_bot_shows_as_stuck_work_in_status_and_healthz(em
             health = await response.json()
             assert response.status == 503, health
         assert health["status"] == "degraded" and health["stuck"] == 1, health
+        # Nobody reads what its clients write now, even before a reply waits: a link down.
+        assert health["links"]["Telegram (@acme_client_bot)"] is False, health
+        assert "⛔ Telegram (@acme_client_bot)" in shown, shown
 
 
 # ---- what the topic, the card and /status say about delivery ---------------------------------
