@@ -135,11 +135,8 @@ class SlidingWindow:
         self._freed.set()
 
 
-class BotRateLimit(BaseRequestMiddleware):
-    """A Bot session's middleware: its sending calls wait for a slot of the bot's limit."""
-
-    def __init__(self, window: SlidingWindow | None = None) -> None:
-        self.window = window or SlidingWindow(BOT_CALLS_PER_SECOND)
+class SendingCalls(BaseRequestMiddleware):
+    """A Bot session's middleware around the calls that send (`counted`); the rest pass."""
 
     async def __call__(
         self,
@@ -150,11 +147,31 @@ class BotRateLimit(BaseRequestMiddleware):
         n = counted(method)
         if not n:
             return await make_request(bot, method)
-        taken = await self.window.acquire(n)
+        taken = await self.before(n, bot, method)
         try:
             return await make_request(bot, method)
         finally:
-            self.window.release(taken)
+            self.after(taken)
+
+    async def before(self, n: int, bot: Bot, method: TelegramMethod[Any]) -> int:
+        """Before a call that counts as `n` messages; what it returns is given to `after`."""
+        return n
+
+    def after(self, taken: int) -> None:
+        """The call is over (answered, failed or cancelled)."""
+
+
+class BotRateLimit(SendingCalls):
+    """A Bot session's middleware: its sending calls wait for a slot of the bot's limit."""
+
+    def __init__(self, window: SlidingWindow | None = None) -> None:
+        self.window = window or SlidingWindow(BOT_CALLS_PER_SECOND)
+
+    async def before(self, n: int, bot: Bot, method: TelegramMethod[Any]) -> int:
+        return await self.window.acquire(n)
+
+    def after(self, taken: int) -> None:
+        self.window.release(taken)
 
 
 # Telegram counts a group's messages over a minute; rows a little older are of no use.
@@ -162,7 +179,7 @@ GROUP_WINDOW = timedelta(seconds=60)
 GROUP_CALLS_KEPT = timedelta(minutes=2)
 
 
-class GroupCallLog(BaseRequestMiddleware):
+class GroupCallLog(SendingCalls):
     """A poster bot's middleware: each message it sends into the team group is written down
     (bot.storage.GroupCall, wall-clock time) before the call goes out. A restart starts each
     group budget from these, so it does not burst into a minute Telegram still counts."""
@@ -172,19 +189,13 @@ class GroupCallLog(BaseRequestMiddleware):
         self.clock = clock
         self._pruned: datetime | None = None
 
-    async def __call__(
-        self,
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-    ) -> Response[TelegramType]:
-        n = counted(method)
-        if n and getattr(method, "chat_id", None) == self.chat_id:
+    async def before(self, n: int, bot: Bot, method: TelegramMethod[Any]) -> int:
+        if getattr(method, "chat_id", None) == self.chat_id:
             try:
                 await self.record(bot.id, n)
             except Exception as exc:  # bookkeeping must never stop a call
                 log.warning("could not write down a group call (%s)", exc)
-        return await make_request(bot, method)
+        return n
 
     async def record(self, bot_id: int, n: int) -> None:
         now = self.clock.now()

@@ -10,7 +10,16 @@ from tortoise.transactions import in_transaction
 from core.context import CoreContext
 from core.dialogs import current_episode
 from core.events import MessageCreated, MessageEdited, NoteCreated
-from core.models import Dialog, Message, MessageKind, Note, Operator, OutboxItem, OutboxStatus
+from core.models import (
+    Dialog,
+    Episode,
+    Message,
+    MessageKind,
+    Note,
+    Operator,
+    OutboxItem,
+    OutboxStatus,
+)
 from core.outbox import Priority, enqueue
 
 SEND_TO_CLIENT = "channel.send"
@@ -176,7 +185,37 @@ class ConversationService:
             for row in rows:
                 if int(row.payload.get("message_id", 0)) in taken:
                     await row.delete()
+            for dialog_id in {m.dialog_id for m in pending}:  # type: ignore[attr-defined]
+                await self._unanswer(dialog_id)
+            for episode_id in {m.episode_id for m in pending if m.episode_id}:  # type: ignore[attr-defined]
+                await self._first_response(episode_id)
         return list(pending)
+
+    async def _unanswer(self, dialog_id: int) -> None:
+        """A withdrawn reply answered nothing: the dialog waits again since the client's
+        first message after the last reply left (unless a reply came after the client's)."""
+        dialog = await Dialog.select_for_update().get(id=dialog_id)
+        last_out = (
+            await Message.filter(dialog_id=dialog_id, kind=MessageKind.OUT).order_by("-id").first()
+        )
+        unanswered = Message.filter(dialog_id=dialog_id, kind=MessageKind.IN)
+        if last_out is not None:
+            unanswered = unanswered.filter(id__gt=last_out.id)
+        oldest = await unanswered.order_by("id").first()
+        if oldest is not None:
+            dialog.waiting_since = oldest.created_at
+            await dialog.save(update_fields=["waiting_since"])
+
+    async def _first_response(self, episode_id: int) -> None:
+        """An episode's first response is its first reply that was not withdrawn."""
+        first = (
+            await Message.filter(episode_id=episode_id, kind=MessageKind.OUT)
+            .order_by("created_at", "id")
+            .first()
+        )
+        await Episode.filter(id=episode_id).update(
+            first_response_at=first.created_at if first else None
+        )
 
     async def _in_flight(self, messages: list[Message]) -> set[int]:
         """Those of `messages` whose send has begun (an album's parts go out together)."""

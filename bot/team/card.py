@@ -107,14 +107,18 @@ class Card:
     # ---- when to redraw -------------------------------------------------------------------
 
     async def on_created(self, event: DialogCreated) -> None:
+        if event.dialog_id is not None:  # a dialog's event always has it
+            await self.first_card(event.dialog_id)
+
+    async def first_card(self, dialog_id: int) -> None:
         # In the topic's lane: the card is posted before the client's first message shows.
         # It creates the topic, so it comes after client messages into existing topics.
         await enqueue(
             self.core.ctx,
             CARD_SHOW,
-            {"dialog_id": event.dialog_id, "initial": True},
+            {"dialog_id": dialog_id, "initial": True},
             priority=Priority.TOPIC_CREATE,
-            lane=f"topic:{event.dialog_id}",
+            lane=f"topic:{dialog_id}",
         )
 
     async def refresh(self, dialog_id: int, *, prompt: bool = False) -> None:
@@ -153,13 +157,7 @@ class Card:
             await Panel.filter(key=card_key(dialog.id)).update(message_id=None, digest="")
             link.card_message_id = None
             await link.save(update_fields=["card_message_id"])
-            await enqueue(
-                self.core.ctx,
-                CARD_SHOW,
-                {"dialog_id": dialog.id, "initial": True},
-                priority=Priority.TOPIC_CREATE,
-                lane=f"topic:{dialog.id}",
-            )
+            await self.first_card(dialog.id)
 
     async def on_message(self, event: MessageCreated) -> None:
         # Other cards of this client show this dialog's last message.
@@ -326,7 +324,8 @@ class Card:
             return
         if previous is not None and previous < copy.tg_message_id:
             return
-        if not await desk.first_time(f"first-post-buttons:{dialog.id}"):
+        key = f"first-post-buttons:{dialog.id}"
+        if await done(key):
             return
         poster = desk.poster_of(copy.bot_id)
         # Only its poster may edit the post: the call is of that bot's budget.
@@ -335,12 +334,14 @@ class Card:
             if wait <= 0:
                 break
             await asyncio.sleep(min(wait, 1.0))
-        await quietly(
+        stripped = await quietly(
             lambda: poster.bot.edit_message_reply_markup(
                 chat_id=self.team.chat_id, message_id=int(copy.tg_message_id), reply_markup=None
             ),
             "first post's buttons",
         )
+        if stripped is not None:  # a dropped edit is tried again with the next new card
+            await desk.first_time(key)
 
     async def map_opening(self, opening: list[ClientMessage], message_id: int, bot_id: int) -> None:
         """The texts the card shows are in the topic now: their own posts are skipped, and a

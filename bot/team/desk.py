@@ -574,7 +574,7 @@ class Desk:
                 await self.reply_parts(item, poster, link, parts, copy_id)
             else:
                 old = [int(i) for i in message.meta.get(TOPIC_PARTS) or [copy_id]]
-                await self.edit_parts(message, poster, link, old, parts)
+                await self.edit_parts(item, message, poster, link, old, parts)
         except ThreadGone:
             return  # the topic is gone: the next post heals it, with a summary
         except TopicClosed:
@@ -601,6 +601,7 @@ class Desk:
 
     async def edit_parts(
         self,
+        item: OutboxItem,
         message: Message,
         poster: Poster,
         link: TopicLink,
@@ -609,23 +610,35 @@ class Desk:
     ) -> None:
         """A client's text shown in `old` posts becomes `parts`: each post edited in place;
         a part more follows as a reply to the one before, a post too many is removed. The
-        posts it ends up in are kept with the message after every step."""
+        posts it ends up in are kept with the message, and how many parts are done with the
+        row, after every step: a retry (the budget) does not edit a post again."""
         shown = list(old)
-        for index, (part, part_entities) in enumerate(parts):
+        done = int(item.payload.get("edited_parts") or 0)
+        for index, (part, part_entities) in enumerate(parts[done:], start=done):
             if index < len(shown):
-                await self.edit_part(poster, shown[index], part, part_entities)
-                continue
-            new = await self.post_part(poster, link, part, part_entities, shown[-1])
-            shown.append(new)
-            await self.keep_parts(message, shown)
+                try:
+                    await self.edit_post(poster, shown[index], part, part_entities)
+                except TelegramBadRequest as exc:
+                    raise GiveUp(exc.message) from exc
+            else:
+                shown.append(await self.post_part(poster, link, part, part_entities, shown[-1]))
+                await self.keep_parts(message, shown)
+            item.payload = {**item.payload, "edited_parts": index + 1}
+            await item.save(update_fields=["payload"])
         for surplus in shown[len(parts) :]:
             await self.remove_part(poster, surplus)
             shown.remove(surplus)
             await self.keep_parts(message, shown)
 
-    async def edit_part(
-        self, poster: Poster, message_id: int, text: str, entities: list[dict[str, Any]]
+    async def edit_post(
+        self,
+        poster: Poster,
+        message_id: int,
+        text: str,
+        entities: list[dict[str, Any]] | None = None,
     ) -> None:
+        """A post of the group gets `text` (never markup: it may be a client's); a post that
+        already shows it is no fault. Of `poster`'s budget."""
         self.spend(poster)
         try:
             await self.poster_call(
@@ -634,12 +647,13 @@ class Desk:
                     chat_id=self.chat_id,
                     message_id=message_id,
                     text=text,
-                    entities=to_entities(entities),
+                    entities=to_entities(entities or []),
+                    parse_mode=None,
                 ),
             )
         except TelegramBadRequest as exc:
             if not is_not_modified(exc):
-                raise GiveUp(exc.message) from exc
+                raise
 
     async def post_part(
         self,
@@ -656,6 +670,7 @@ class Desk:
                 self.chat_id,
                 text,
                 entities=to_entities(entities),
+                parse_mode=None,
                 message_thread_id=link.thread_id,
                 reply_parameters=ReplyParameters(
                     message_id=reply_to, allow_sending_without_reply=True
@@ -672,19 +687,10 @@ class Desk:
             return
         except TelegramBadRequest as exc:
             log.info("topic part %s not deleted: %s", message_id, exc.message)
-        self.spend(poster)
         try:
-            await self.poster_call(
-                poster,
-                lambda: poster.bot.edit_message_text(
-                    chat_id=self.chat_id,
-                    message_id=message_id,
-                    text=t("topic.edited_mark", self.lang),
-                ),
-            )
+            await self.edit_post(poster, message_id, t("topic.edited_mark", self.lang))
         except TelegramBadRequest as exc:
-            if not is_not_modified(exc):
-                log.info("topic part %s not emptied: %s", message_id, exc.message)
+            log.info("topic part %s not emptied: %s", message_id, exc.message)
 
     async def keep_parts(self, message: Message, ids: list[int]) -> None:
         message.meta = {**message.meta, TOPIC_PARTS: ids}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import F, Router
@@ -172,37 +173,44 @@ def team_router(team: Team) -> Router:
     async def topic_only(message: Message, lang: str) -> None:
         await team.answer(message, t("error.topic_only", lang))
 
-    @router.message(Command("close"))
-    async def close(message: Message, operator: Operator, lang: str) -> None:
+    async def change_status(
+        message: Message,
+        operator: Operator,
+        lang: str,
+        step: str,
+        change: Callable[[int, Operator], Awaitable[Any]],
+        already: str,
+        confirmed: str,
+    ) -> None:
+        """A status command: the change is run once per update (`step`), then confirmed;
+        a dialog already in that status gets `already`."""
         dialog = await dialog_of(message)
         if dialog is None:
             await team.answer(message, t("error.not_dialog", lang))
             return
-        key = update_key(message, "close")
+        key = update_key(message, step)
         if await once(key):
             try:
-                await core.dialogs.close(dialog.id, operator)
+                await change(dialog.id, operator)
             except InvalidTransition:
-                await team.answer(message, t("error.already_closed", lang))
+                await team.answer(message, t(already, lang))
                 return
             await mark(key, core.clock.now())
-        await confirm(message, t("done.closed", lang, name=operator.name))
+        await confirm(message, t(confirmed, lang, name=operator.name))
+
+    @router.message(Command("close"))
+    async def close(message: Message, operator: Operator, lang: str) -> None:
+        closing = core.dialogs.close
+        await change_status(
+            message, operator, lang, "close", closing, "error.already_closed", "done.closed"
+        )
 
     @router.message(Command("reopen"))
     async def reopen(message: Message, operator: Operator, lang: str) -> None:
-        dialog = await dialog_of(message)
-        if dialog is None:
-            await team.answer(message, t("error.not_dialog", lang))
-            return
-        key = update_key(message, "reopen")
-        if await once(key):
-            try:
-                await core.dialogs.reopen(dialog.id, operator)
-            except InvalidTransition:
-                await team.answer(message, t("error.already_open", lang))
-                return
-            await mark(key, core.clock.now())
-        await confirm(message, t("done.reopened", lang, name=operator.name))
+        reopening = core.dialogs.reopen
+        await change_status(
+            message, operator, lang, "reopen", reopening, "error.already_open", "done.reopened"
+        )
 
     @router.message(Command("snooze"))
     async def snooze(

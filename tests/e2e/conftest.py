@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from core.lifecycle import DialogStatus
 from core.models import Dialog
 
 TEAM_TOKEN = "700001:team-bot-token"
+TEAM_BOT = "acme_help_bot"
 
 
 @dataclass
@@ -110,21 +112,24 @@ def settings_for(emu: Any, chat_id: int, **extra: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-async def build_desk(emulator: Any, **settings: Any) -> AsyncIterator[Desk]:
-    bot_user = await emulator.bot(TEAM_TOKEN, username="acme_help_bot")
-    operator = await emulator.user("Olga", username="olga", language_code="en")
-    colleague = await emulator.user("Pavel", username="pavel", language_code="ru")
-    client = await emulator.user("Ann", last_name="Lee", language_code="en")
+async def team_forum(
+    emulator: Any,
+    admin: dict[str, Any],
+    member: dict[str, Any] | None = None,
+    token: str = TEAM_TOKEN,
+) -> int:
+    """The team's forum group, `admin` its administrator (and `member` a member), the bot an
+    administrator with the rights it needs; its id."""
+    members = [{"user_id": admin["id"], "status": "administrator"}]
+    if member is not None:
+        members.append({"user_id": member["id"], "status": "member"})
     group = await emulator.group(
         title="Acme support",
         forum=True,
-        members=[
-            {"user_id": operator["id"], "status": "administrator"},
-            {"user_id": colleague["id"], "status": "member"},
-        ],
+        members=members,
         bots=[
             {
-                "token": TEAM_TOKEN,
+                "token": token,
                 "status": "administrator",
                 "rights": {
                     "can_manage_topics": True,
@@ -134,27 +139,40 @@ async def build_desk(emulator: Any, **settings: Any) -> AsyncIterator[Desk]:
             }
         ],
     )
+    return int(group["chat_id"])
+
+
+@contextlib.asynccontextmanager
+async def running_desk(
+    emulator: Any,
+    chat_id: int,
+    operator: dict[str, Any],
+    colleague: dict[str, Any],
+    client: dict[str, Any],
+    **settings: Any,
+) -> AsyncIterator[Desk]:
+    """eadesk started in-process for the team group `chat_id`, as `run` starts it (its
+    migrations and all), stopped at the end."""
     from bot.app import App
 
     clock = FrozenClock()
-    app = App(
-        settings_for(emulator, group["chat_id"], **settings), clock=clock, tick=3600, poll_timeout=1
-    )
+    app = App(settings_for(emulator, chat_id, **settings), clock=clock, tick=3600, poll_timeout=1)
     serialize_outbox_rounds(app.core.outbox)
     await app.start()
     try:
-        yield Desk(
-            emulator,
-            app,
-            clock,
-            group["chat_id"],
-            bot_user.get("username", "acme_help_bot"),
-            operator,
-            colleague,
-            client,
-        )
+        yield Desk(emulator, app, clock, chat_id, TEAM_BOT, operator, colleague, client)
     finally:
         await app.stop()
+
+
+async def build_desk(emulator: Any, **settings: Any) -> AsyncIterator[Desk]:
+    await emulator.bot(TEAM_TOKEN, username=TEAM_BOT)
+    operator = await emulator.user("Olga", username="olga", language_code="en")
+    colleague = await emulator.user("Pavel", username="pavel", language_code="ru")
+    client = await emulator.user("Ann", last_name="Lee", language_code="en")
+    chat_id = await team_forum(emulator, operator, colleague)
+    async with running_desk(emulator, chat_id, operator, colleague, client, **settings) as desk:
+        yield desk
 
 
 def serialize_outbox_rounds(worker: Any) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
 from tests.e2e.conftest import Desk, build_desk
 
 
@@ -14,6 +16,17 @@ async def teamwork_desk(emulator: Any, **settings: Any) -> AsyncIterator[Desk]:
         timings = desk.app.teamwork.timings
         timings.card, timings.board, timings.activity = 0.3, 0.3, 0.3
         yield desk
+
+
+def desk_fixture() -> Any:
+    """A team-work test module's `desk` fixture: `desk = desk_fixture()`."""
+
+    @pytest.fixture
+    async def desk(emulator: Any) -> AsyncIterator[Desk]:
+        async for value in teamwork_desk(emulator):
+            yield value
+
+    return desk
 
 
 async def texts(messages: list[dict[str, Any]]) -> list[str]:

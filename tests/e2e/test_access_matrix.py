@@ -22,10 +22,10 @@ from tests.e2e.teamwork import (
     buttons,
     card_of,
     client_got,
+    desk_fixture,
     last_bot_message,
     new_topic,
     said,
-    teamwork_desk,
 )
 from tests.emulator.fixtures import ControlError
 
@@ -36,10 +36,7 @@ PRIVATE_COMMANDS = ("/start", "/help", "/notes", "/my", "/list", "/templates", "
 PAGE = 10  # dialogs on a page of /list
 
 
-@pytest.fixture
-async def desk(emulator):
-    async for value in teamwork_desk(emulator):
-        yield value
+desk = desk_fixture()
 
 
 async def cast(desk) -> dict[str, dict[str, Any]]:

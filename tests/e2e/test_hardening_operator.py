@@ -7,19 +7,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from core.events import DialogCreated
 from core.lifecycle import DialogStatus
 from core.models import Message, MessageKind
 from tests.e2e.conftest import bot_says, open_topic
-from tests.e2e.teamwork import buttons, card_of, start_private, teamwork_desk
+from tests.e2e.teamwork import buttons, card_of, desk_fixture, start_private
 
-
-@pytest.fixture
-async def desk(emulator):
-    async for value in teamwork_desk(emulator):
-        yield value
+desk = desk_fixture()
 
 
 def shown_text(message: dict[str, Any]) -> str:
@@ -312,14 +306,20 @@ def dialog_buttons_of(message: dict[str, Any]) -> set[str]:
     return {data.split(":")[1] for data in buttons(message).values() if data.startswith("dlg:")}
 
 
-async def test_after_close_only_the_card_has_buttons_and_it_offers_reopen(desk):
-    # A topic whose first client post came before any card (a dialog from before cards, a
-    # card that failed): that post carries Close and Snooze.
+async def topic_without_card(desk) -> tuple[int, dict[str, Any]]:
+    """A topic whose first client post came before any card (a dialog from before cards, a
+    card that failed): its thread and that post."""
     card = desk.app.teamwork.card
     desk.app.core.bus._handlers[DialogCreated].remove(card.on_created)
     await desk.client_says("Hello")
     thread = (await desk.only_topic())["thread_id"]
     first = (await desk.wait(lambda: bot_says(desk, thread, "Hello")))[0]
+    return thread, first
+
+
+async def test_after_close_only_the_card_has_buttons_and_it_offers_reopen(desk):
+    # The first post carries Close and Snooze.
+    thread, first = await topic_without_card(desk)
     assert dialog_buttons_of(first) == {"close", "snooze"}
 
     await desk.in_topic(thread, "/close")
@@ -341,11 +341,7 @@ async def test_after_close_only_the_card_has_buttons_and_it_offers_reopen(desk):
 
 
 async def test_stale_snooze_buttons_on_a_closed_dialog_answer_briefly(desk):
-    card = desk.app.teamwork.card
-    desk.app.core.bus._handlers[DialogCreated].remove(card.on_created)
-    await desk.client_says("Hello")
-    thread = (await desk.only_topic())["thread_id"]
-    first = (await desk.wait(lambda: bot_says(desk, thread, "Hello")))[0]
+    thread, first = await topic_without_card(desk)
     await desk.in_topic(thread, "/snooze")
     keyboard = (await desk.wait(lambda: bot_says(desk, thread, "Snooze until when?")))[0]
     # The first post keeps its buttons: taking them off fails once.

@@ -11,24 +11,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from bot.storage import GroupCall
 from core.models import OutboxItem
 from tests.e2e.conftest import (
+    TEAM_BOT,
     TEAM_TOKEN,
     Desk,
     bot_says,
     open_topic,
-    serialize_outbox_rounds,
-    settings_for,
+    running_desk,
+    team_forum,
 )
-from tests.e2e.test_run_process import Process, run_env, team_group
+from tests.e2e.test_run_process import Process, healthy, run_env, team_group, wait
 
 TOKEN = "700303:ops-bot-token"
 BOT = "acme_ops_bot"
@@ -38,15 +36,22 @@ BOT = "acme_ops_bot"
 
 
 async def wait_for_log(process: Process, needle: str, timeout: float = 30.0) -> str:  # noqa: ASYNC109
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
+    """The program's log once it holds `needle`."""
+
+    async def logged() -> str | None:
         text = process.log.read_text(errors="replace")
-        if needle in text:
-            return text
-        assert process.proc and process.proc.returncode is None, process.output()
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{needle!r} not logged; the program said:\n{process.output()}")
+        return text if needle in text else None
+
+    return str(await wait(logged, process, timeout))
+
+
+async def stopped(process: Process) -> str:
+    """The program stopped with SIGTERM: it ends cleanly; its log."""
+    code = await process.kill(signal.SIGTERM)
+    log = process.log.read_text(errors="replace")
+    assert code == 0, log
+    assert "Traceback" not in log and "Unclosed" not in log, log
+    return log
 
 
 async def test_telegram_out_of_reach_at_start_is_retried_and_told_in_one_line(emulator, tmp_path):
@@ -57,21 +62,10 @@ async def test_telegram_out_of_reach_at_start_is_retried_and_told_in_one_line(em
     # The first two getMe find no Telegram at all: the connection drops.
     await emulator.fault("getMe", drop=True, times=2)
     process = Process(env, tmp_path / "run")
-
-    async def ready() -> bool:
-        with contextlib.suppress(aiohttp.ClientError):
-            async with emulator.session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                return response.status == 200
-        return False
-
     await process.start()
     try:
         await wait_for_log(process, "eadesk is running")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 15
-        while not await ready():
-            assert loop.time() < deadline, process.output()
-            await asyncio.sleep(0.1)
+        await wait(lambda: healthy(emulator, port), process)
         # A scheduler tick (every 5 s) gets every chance to show up in the log.
         await asyncio.sleep(6)
     finally:
@@ -99,10 +93,7 @@ async def test_stopped_while_telegram_is_out_of_reach_it_ends_at_once(emulator, 
     process = Process(env, tmp_path / "run")
     await process.start()
     await wait_for_log(process, "Telegram is unreachable at http://127.0.0.1:9")
-    code = await process.kill(signal.SIGTERM)
-    log = process.log.read_text(errors="replace")
-    assert code == 0, log
-    assert "Traceback" not in log and "Unclosed" not in log, log
+    await stopped(process)
 
 
 async def test_a_database_out_of_reach_at_start_is_retried_and_told_in_one_line(emulator, tmp_path):
@@ -115,13 +106,10 @@ async def test_a_database_out_of_reach_at_start_is_retried_and_told_in_one_line(
     process = Process(env, tmp_path / "run")
     await process.start()
     await wait_for_log(process, "retrying in 2 s")
-    code = await process.kill(signal.SIGTERM)
-    log = process.log.read_text(errors="replace")
-    assert code == 0, log
+    log = await stopped(process)
     retries = [line for line in log.splitlines() if "unreachable" in line]
     assert "the database at postgres://eadesk:***@127.0.0.1:9/eadesk" in retries[0], log
     assert "s3cret" not in log, log  # the password stays out of the log
-    assert "Traceback" not in log and "Unclosed" not in log, log
 
 
 async def test_a_token_telegram_does_not_know_stops_the_program_with_one_line(emulator, tmp_path):
@@ -149,55 +137,19 @@ async def test_a_token_telegram_does_not_know_stops_the_program_with_one_line(em
 
 async def the_team(emulator: Any) -> dict[str, Any]:
     """The team bot, Olga (administrator) and the forum group, as build_desk makes them."""
-    await emulator.bot(TEAM_TOKEN, username="acme_help_bot")
+    await emulator.bot(TEAM_TOKEN, username=TEAM_BOT)
     operator = await emulator.user("Olga", username="olga", language_code="en")
-    group = await emulator.group(
-        title="Acme support",
-        forum=True,
-        members=[{"user_id": operator["id"], "status": "administrator"}],
-        bots=[
-            {
-                "token": TEAM_TOKEN,
-                "status": "administrator",
-                "rights": {
-                    "can_manage_topics": True,
-                    "can_delete_messages": True,
-                    "can_pin_messages": True,
-                },
-            }
-        ],
-    )
-    return {"chat_id": group["chat_id"], "operator": operator}
+    return {"chat_id": await team_forum(emulator, operator), "operator": operator}
 
 
-@contextlib.asynccontextmanager
-async def running(
+def running(
     emulator: Any, team: dict[str, Any], db: Path, client: dict[str, Any], **settings: Any
-) -> AsyncIterator[Desk]:
+) -> contextlib.AbstractAsyncContextManager[Desk]:
     """One start of eadesk on the SQLite file `db`, as `run` starts it: migrations and all."""
-    from bot.app import App
-    from core.clock import FrozenClock
-
-    clock = FrozenClock()
-    values = {"DATABASE_URL": f"sqlite://{db}", **settings}
-    app = App(
-        settings_for(emulator, team["chat_id"], **values), clock=clock, tick=3600, poll_timeout=1
+    operator, url = team["operator"], f"sqlite://{db}"
+    return running_desk(
+        emulator, team["chat_id"], operator, operator, client, DATABASE_URL=url, **settings
     )
-    serialize_outbox_rounds(app.core.outbox)
-    await app.start()
-    try:
-        yield Desk(
-            emulator,
-            app,
-            clock,
-            team["chat_id"],
-            "acme_help_bot",
-            team["operator"],
-            team["operator"],
-            client,
-        )
-    finally:
-        await app.stop()
 
 
 async def group_429s(emulator: Any, chat_id: int) -> list[dict[str, Any]]:

@@ -13,22 +13,19 @@ from core.models import Client, Dialog, Operator
 from tests.e2e.teamwork import (
     buttons,
     card_of,
+    desk_fixture,
     last_bot_message,
     new_topic,
     press,
     private_has,
     said,
     start_private,
-    teamwork_desk,
 )
 
 TEAM_ONLY_RU = t("access.team_only", "ru")
 
 
-@pytest.fixture
-async def desk(emulator):
-    async for value in teamwork_desk(emulator):
-        yield value
+desk = desk_fixture()
 
 
 async def in_private(desk, who: dict[str, Any], text: str) -> None:

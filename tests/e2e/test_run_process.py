@@ -14,6 +14,8 @@ from typing import Any
 
 import aiohttp
 
+from tests.e2e.conftest import team_forum
+
 TOKEN = "700101:process-bot-token"
 BOT = "acme_process_bot"
 
@@ -52,22 +54,7 @@ class Process:
 
 async def team_group(emulator: Any, operator: dict[str, Any], token: str = TOKEN) -> int:
     """The team's forum group, the bot an administrator with the rights it needs; its id."""
-    group = await emulator.group(
-        title="Acme support",
-        members=[{"user_id": operator["id"], "status": "administrator"}],
-        bots=[
-            {
-                "token": token,
-                "status": "administrator",
-                "rights": {
-                    "can_manage_topics": True,
-                    "can_delete_messages": True,
-                    "can_pin_messages": True,
-                },
-            }
-        ],
-    )
-    return int(group["chat_id"])
+    return await team_forum(emulator, operator, token=token)
 
 
 def run_env(
@@ -103,6 +90,14 @@ async def wait(predicate: Any, process: Process, timeout: float = 15.0) -> Any: 
     raise AssertionError(f"timed out; the program said:\n{process.output()}")
 
 
+async def healthy(emulator: Any, port: int) -> bool:
+    """The program's /healthz answers 200."""
+    with contextlib.suppress(aiohttp.ClientError):
+        async with emulator.session.get(f"http://127.0.0.1:{port}/healthz") as response:
+            return response.status == 200
+    return False
+
+
 async def test_the_program_answers_survives_kill_9_and_duplicates_nothing(emulator, tmp_path):
     await emulator.bot(TOKEN, username=BOT)
     operator = await emulator.user("Olga", language_code="en")
@@ -135,13 +130,7 @@ async def test_the_program_answers_survives_kill_9_and_duplicates_nothing(emulat
         replies = await wait(client_view, process)
         assert [m["text"] for m in replies] == ["Hi Ann!"]
 
-        async def healthy():
-            with contextlib.suppress(aiohttp.ClientError):
-                async with emulator.session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    return response.status == 200
-            return False
-
-        assert await wait(healthy, process)
+        assert await wait(lambda: healthy(emulator, port), process)
 
         assert await process.kill() == -signal.SIGKILL
         await emulator.send(client["id"], to_bot=BOT, text="Are you there?")
@@ -162,7 +151,7 @@ async def test_the_program_answers_survives_kill_9_and_duplicates_nothing(emulat
             return got if len(got) >= 2 else None
 
         assert [m["text"] for m in await wait(second_reply, process)] == ["Hi Ann!", "Yes!"]
-        assert await wait(healthy, process)
+        assert await wait(lambda: healthy(emulator, port), process)
         # Give a duplicate every chance to show up, then count everything once more.
         await asyncio.sleep(1.0)
         assert await client_posts(thread) == ["Ann Lee\nHello", "Ann Lee\nAre you there?"]

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from core.models import Dialog
 from tests.e2e.teamwork import (
     card_of,
+    desk_fixture,
     last_bot_message,
     new_topic,
     press,
     private_has,
     said,
     start_private,
-    teamwork_desk,
 )
 
-
-@pytest.fixture
-async def desk(emulator):
-    async for value in teamwork_desk(emulator):
-        yield value
+desk = desk_fixture()
 
 
 async def assignee_name(desk) -> str | None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from tests.e2e.teamwork import (
     board_of,
     buttons,
     card_of,
+    desk_fixture,
     last_bot_message,
     new_topic,
     press,
@@ -18,11 +17,7 @@ from tests.e2e.teamwork import (
     teamwork_desk,
 )
 
-
-@pytest.fixture
-async def desk(emulator):
-    async for value in teamwork_desk(emulator):
-        yield value
+desk = desk_fixture()
 
 
 async def card_says(desk, thread, needle):

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import base64
 
-import pytest
-
 from bot.i18n import t
 from tests.e2e.teamwork import (
     client_got,
+    desk_fixture,
     last_bot_message,
     new_topic,
     press,
     said,
-    teamwork_desk,
 )
 
-
-@pytest.fixture
-async def desk(emulator):
-    async for value in teamwork_desk(emulator):
-        yield value
+desk = desk_fixture()
 
 
 async def general(desk, text, who=None):
