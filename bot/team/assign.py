@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from bot.i18n import pick_language, t
 from bot.storage import TopicLink
+from bot.team.button_data import dialog_from, fields, row_id
 from bot.team.calls import call
 from bot.team.context import Team, group_router
 from bot.team.links import topic_url
@@ -149,14 +150,14 @@ def assign_router(team: Team) -> Router:
 
     @router.callback_query(F.data.startswith("asg:"))
     async def assign_button(query: CallbackQuery, operator: Operator, lang: str) -> None:
-        _, raw_dialog, raw_operator = (query.data or "::").split(":", 2)
-        dialog = await Dialog.get_or_none(id=int(raw_dialog)) if raw_dialog.isdigit() else None
-        if dialog is None or not raw_operator.isdigit():
+        _, raw_dialog, raw_operator = fields(query.data, 3)
+        dialog = await dialog_from(raw_dialog)
+        if dialog is None or (raw_operator != "0" and row_id(raw_operator) is None):
             await query.answer(t("error.not_dialog", lang), show_alert=True)
             return
         who = None
         if raw_operator != "0":
-            who = await Operator.get_or_none(id=int(raw_operator))
+            who = await Operator.get_or_none(id=row_id(raw_operator))
             # An old keyboard may offer someone who has left since.
             problem = (
                 await not_assignable(team, who)
@@ -181,8 +182,7 @@ def assign_router(team: Team) -> Router:
 
     @router.callback_query(F.data.startswith("asgm:"))
     async def assign_menu(query: CallbackQuery, lang: str) -> None:
-        raw = (query.data or ":").split(":", 1)[1]
-        dialog = await Dialog.get_or_none(id=int(raw)) if raw.isdigit() else None
+        dialog = await dialog_from(fields(query.data, 2)[1])
         if dialog is None or not isinstance(query.message, Message):
             await query.answer(t("error.not_dialog", lang), show_alert=True)
             return

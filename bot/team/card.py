@@ -25,6 +25,7 @@ from tortoise.transactions import in_transaction
 from bot.i18n import t
 from bot.storage import ChatMessage, TopicLink
 from bot.team.answers import quietly
+from bot.team.button_data import dialog_from, fields
 from bot.team.calls import ThreadGone, TopicClosed, is_not_modified
 from bot.team.context import Team, group_router
 from bot.team.lines import add_dialog_line, assignee_name, local
@@ -440,8 +441,8 @@ def card_router(team: Team, card: Card) -> Router:
 
     @router.callback_query(F.data.startswith("card:"))
     async def card_button(query: CallbackQuery, operator: Any, lang: str) -> None:
-        _, action, raw = (query.data or "::").split(":", 2)
-        dialog = await Dialog.get_or_none(id=int(raw)) if raw.isdigit() else None
+        _, action, raw = fields(query.data, 3)
+        dialog = await dialog_from(raw)
         if dialog is None or not isinstance(query.message, Message):
             await query.answer(t("error.not_dialog", lang), show_alert=True)
             return

@@ -25,6 +25,7 @@ from bot import snooze as snoozing
 from bot.i18n import pick_language, t
 from bot.storage import ChatMessage, TopicLink
 from bot.team.answers import quietly
+from bot.team.button_data import dialog_from, fields
 from bot.team.cleanup import TEAM_DELETE, delete_later, deleter
 from bot.team.context import Team, operator_middleware
 from bot.team.keyboards import snooze_keyboard
@@ -383,8 +384,8 @@ def team_router(team: Team) -> Router:
 
     @router.callback_query(F.data.startswith("dlg:"))
     async def dialog_button(query: CallbackQuery, operator: Operator, lang: str) -> None:
-        _, action, raw_id = (query.data or "::").split(":", 2)
-        dialog = await Dialog.get_or_none(id=int(raw_id)) if raw_id.isdigit() else None
+        _, action, raw_id = fields(query.data, 3)
+        dialog = await dialog_from(raw_id)
         if dialog is None:
             await answer_press(query, t("error.not_dialog", lang), show_alert=True)
             return
@@ -419,8 +420,8 @@ def team_router(team: Team) -> Router:
 
     @router.callback_query(F.data.startswith("snz:"))
     async def snooze_button(query: CallbackQuery, operator: Operator, lang: str) -> None:
-        _, raw_id, choice = (query.data or "::").split(":", 2)
-        dialog = await Dialog.get_or_none(id=int(raw_id)) if raw_id.isdigit() else None
+        _, raw_id, choice = fields(query.data, 3)
+        dialog = await dialog_from(raw_id)
         if dialog is None:
             await answer_press(query, t("error.not_dialog", lang), show_alert=True)
             return

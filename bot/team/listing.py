@@ -16,6 +16,7 @@ from aiogram.types import (
 
 from bot.i18n import t
 from bot.team.assign import find_operator
+from bot.team.button_data import row_id
 from bot.team.context import Team
 from bot.team.lines import add_dialog_line
 from bot.team.richtext import Rich
@@ -105,6 +106,10 @@ def encode(listing: Listing, page: int) -> str:
 
 async def decode(data: str) -> tuple[Listing, int]:
     _, page, statuses, who, tag_id, channel_id, sort = data.split(":")
+    if not (page.isascii() and page.isdigit()) or any(
+        x not in ("-", "0") and row_id(x) is None for x in (who, tag_id, channel_id)
+    ):
+        raise ValueError(f"not a list page: {data!r}")
     by_code = {v: k for k, v in STATUS_CODE.items()}
     query = DialogQuery(
         statuses=tuple(by_code[c] for c in statuses),

@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from bot.i18n import t
 from bot.storage import TopicLink
 from bot.team.answers import quietly, shorten
+from bot.team.button_data import dialog_from, fields, row_id
 from bot.team.cleanup import delete_later
 from bot.team.content import send_content
 from bot.team.context import Team, group_router
@@ -175,11 +176,10 @@ def templates_router(team: Team, templates: Templates) -> Router:
 
     @router.callback_query(F.data.startswith("tpl:"))
     async def chosen(query: CallbackQuery, operator: Operator, lang: str) -> None:
-        _, raw_dialog, raw_template = (query.data or "::").split(":", 2)
-        dialog = await Dialog.get_or_none(id=int(raw_dialog)) if raw_dialog.isdigit() else None
-        template = (
-            await Template.get_or_none(id=int(raw_template)) if raw_template.isdigit() else None
-        )
+        _, raw_dialog, raw_template = fields(query.data, 3)
+        dialog = await dialog_from(raw_dialog)
+        number = row_id(raw_template)
+        template = await Template.get_or_none(id=number) if number else None
         if dialog is None:
             await quietly(lambda: query.answer(t("error.not_dialog", lang), show_alert=True))
             return
