@@ -89,7 +89,11 @@ class Settings(BaseSettings):
         "sqlite://data/eadesk.sqlite3",
         description="sqlite://PATH (embedded) or postgres://USER:PASSWORD@HOST:PORT/DB",
     )
-    LANGUAGE: str = Field("ru", description="ru or en: UI language when a user's own is neither")
+    LANGUAGE: str = Field(
+        "ru",
+        description="ru or en: the team group's language (what everyone there sees), and the "
+        "UI language in private for users whose Telegram speaks neither",
+    )
     TIMEZONE: str = Field(
         "Europe/Moscow", description="time zone in which times are shown and parsed"
     )
