@@ -23,11 +23,11 @@ from aiogram.types import (
 
 from bot import snooze as snoozing
 from bot.i18n import pick_language, t
-from bot.storage import ChatMessage, TopicLink
+from bot.storage import ChatMessage
 from bot.team.answers import quietly
 from bot.team.button_data import dialog_from, fields
 from bot.team.cleanup import TEAM_DELETE, delete_later, deleter
-from bot.team.context import Team, operator_middleware
+from bot.team.context import Team
 from bot.team.keyboards import snooze_keyboard
 from bot.team.steps import done, mark, press_key, update_key
 from connectors.telegram.inbound import message_to_inbound
@@ -68,28 +68,15 @@ def comment_of(text: str, username: str) -> str | None:
 
 
 def team_router(team: Team) -> Router:
+    # Included under Teamwork.in_group: the team group's current members only, with
+    # `operator` and `lang` injected there.
     router = Router(name="team")
-    chat_id = team.settings.TEAM_CHAT_ID
-    router.message.filter(F.chat.id == chat_id)
-    router.edited_message.filter(F.chat.id == chat_id)
-    router.callback_query.filter(F.message.chat.id == chat_id)
+    chat_id = team.chat_id
     core, desk = team.core, team.desk
     tz = team.settings.tz
+    dialog_of = team.dialog_of
     # Deletes the group must not keep (a /note) are outbox rows: retried until they work.
     core.outbox.handle(TEAM_DELETE, deleter(team.bot))
-
-    with_operator = operator_middleware(core.clock)
-    # Inner middlewares: they run after the router's chat filter, so that a client writing
-    # to the bot in private is never recorded as an operator.
-    router.message.middleware(with_operator)
-    router.edited_message.middleware(with_operator)
-    router.callback_query.middleware(with_operator)
-
-    async def dialog_of(message: Message) -> Dialog | None:
-        if not message.is_topic_message or not message.message_thread_id:
-            return None
-        link = await TopicLink.get_or_none(chat_id=chat_id, thread_id=message.message_thread_id)
-        return await Dialog.get(id=link.dialog_id) if link else None  # type: ignore[attr-defined]
 
     async def username() -> str:
         return (await team.bot.me()).username or ""
