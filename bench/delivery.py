@@ -1,37 +1,46 @@
 """`python -m bench delivery`: client messages into the team group under Telegram's limits.
 
-Everything runs in this process on 127.0.0.1: the Bot API emulator (limits on by default:
-20 calls per minute per group per bot, …), eadesk itself (`bot.app.App`, SQLite in a temp
-dir) and the load — new clients writing text messages to the team bot on a seeded random
-schedule, through the emulator's control API. A watcher polls the group every ~200 ms and
-notes when each client message (a unique token in its text) first shows up in a topic.
+On 127.0.0.1: the Bot API emulator (limits on by default: 20 calls per minute per group per
+bot, …) and the load — new clients writing text messages to the team bot on a seeded random
+schedule, through the emulator's control API — run in this process; eadesk itself
+(`bot.app.App`, SQLite in a temp dir or a fresh PostgreSQL database) runs in a process of its
+own (`bench.eadesk_process`) that counts its SQL statements and CPU time. A watcher polls the
+group every ~200 ms and notes when each client message (a unique token in its text) first
+shows up in a topic.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import io
 import logging
 import math
+import pstats
 import random
 import re
 import resource
+import secrets
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+
+from bench.counters import census_between
+from bench.eadesk_process import EadeskProcess
 
 TEAM_TOKEN = "700001:bench-team-bot"
 TEAM_USERNAME = "bench_desk_bot"
 RELAY_BASE_ID = 710001
 ADMIN_RIGHTS = {"can_manage_topics": True, "can_delete_messages": True, "can_pin_messages": True}
-UNLIMITED_PER_MINUTE = 1_000_000
 # eadesk long-polls with this timeout: the emulator wakes a waiting getUpdates at once, and a
 # short one lets the emulator shut down without waiting for a 20 s poll to end.
 POLL_TIMEOUT = 2
@@ -111,7 +120,15 @@ class Result:
     latencies: list[float] = field(default_factory=list)
     all_visible_after: float | None = None  # seconds from the start of the load
     wall: float = 0.0
-    cpu: float = 0.0
+    # eadesk's own work from right before the first client message until every one is
+    # visible (its process alone: the emulator and the load run in this one).
+    cpu: float | None = None  # CPU seconds
+    cpu_loop: float | None = None  # of them in the event loop's thread
+    harness_cpu: float | None = None  # this process's: the emulator and the load
+    sql_statements: int | None = None
+    transactions: int | None = None
+    statements: Counter[str] = field(default_factory=Counter)  # by shape (profile)
+    profile: Path | None = None
     per_group_per_minute: int = 20
     throughput: float | None = None
     by_method: Counter[str] = field(default_factory=Counter)
@@ -234,10 +251,16 @@ async def setup_group(control: Control, spec: LoadSpec) -> tuple[int, list[str]]
     return int(group["chat_id"]), relays
 
 
-async def run_delivery(spec: LoadSpec, *, quiet: bool = True) -> Result:
-    """One configuration: a fresh emulator, a fresh eadesk, the load, the figures."""
-    from bot.app import App
-    from bot.config import Settings
+async def run_delivery(
+    spec: LoadSpec,
+    *,
+    quiet: bool = True,
+    database_url: str | None = None,
+    profile: Path | None = None,
+) -> Result:
+    """One configuration: a fresh emulator, a fresh eadesk in its own process, the load, the
+    figures. `database_url`: a PostgreSQL server to create a fresh database on (default:
+    SQLite in a temp dir). `profile`: where eadesk's cProfile of the steady state goes."""
     from tests.emulator import Emulator
 
     def say(text: str) -> None:
@@ -250,6 +273,7 @@ async def run_delivery(spec: LoadSpec, *, quiet: bool = True) -> Result:
         async with (
             Emulator("127.0.0.1", 0, limits=spec.limits) as emu,
             aiohttp.ClientSession() as session,
+            fresh_database(database_url, Path(tmp)) as url,
         ):
             result.per_group_per_minute = int(emu.limiter.per_group_per_minute)
             control = Control(emu.base_url, session)
@@ -260,37 +284,84 @@ async def run_delivery(spec: LoadSpec, *, quiet: bool = True) -> Result:
                 )
                 for c in range(spec.clients)
             ]
-            settings = Settings(  # type: ignore[call-arg]
-                _env_file=None,
-                BOT_TOKEN=TEAM_TOKEN,
-                TEAM_CHAT_ID=chat_id,
-                TELEGRAM_API_URL=emu.base_url,
-                DATABASE_URL=f"sqlite://{Path(tmp) / 'eadesk.sqlite3'}",
-                LANGUAGE="en",
-                HTTP_PORT=0,
-                RELAY_BOT_TOKENS=relays,
-                # Limits off: lift eadesk's own group budget too, to measure the pipeline
-                # (its per-second cap of 3 calls, fixed in GroupBudget, still applies).
-                GROUP_MESSAGES_PER_MINUTE=(
-                    result.per_group_per_minute if spec.limits else UNLIMITED_PER_MINUTE
-                ),
+            eadesk = EadeskProcess(
+                {
+                    "token": TEAM_TOKEN,
+                    "chat_id": chat_id,
+                    "api_url": emu.base_url,
+                    "database_url": url,
+                    "blobs_dir": str(Path(tmp) / "blobs"),
+                    "relays": relays,
+                    "per_minute": result.per_group_per_minute,
+                    # Limits off: eadesk's own caps go too (group budgets, the bot limit).
+                    "limits": spec.limits,
+                    "poll_timeout": POLL_TIMEOUT,
+                    "profile": str(profile) if profile else None,
+                },
+                Path(tmp) / "eadesk.log",
             )
-            app = App(settings, poll_timeout=POLL_TIMEOUT)
-            await app.start()
-            say(f"[{result.label}] eadesk started: {len(schedule)} messages, {spec.duration:g} s")
-            watcher = Watcher(control, chat_id)
-            sent_at: dict[str, float] = {}
-            cpu0, wall0 = time.process_time(), time.monotonic()
             try:
-                await drive(control, spec, schedule, users, watcher, sent_at, result, wall0, say)
-                result.cpu = time.process_time() - cpu0
+                await eadesk.start()
+                say(
+                    f"[{result.label}] eadesk started: {len(schedule)} messages, "
+                    f"{spec.duration:g} s"
+                )
+                watcher = Watcher(control, chat_id)
+                sent_at: dict[str, float] = {}
+                marks: list[dict[str, Any]] = []
+                wall0 = time.monotonic()
+                await drive(
+                    control, spec, schedule, users, watcher, sent_at, result, wall0, say,
+                    eadesk, marks,
+                )  # fmt: skip
                 result.wall = time.monotonic() - wall0
                 calls = await control.get("/_emu/calls")
                 topics = await control.get(f"/_emu/chats/{chat_id}/topics")
+            except Exception:
+                print(f"eadesk's log (tail):\n{eadesk.log_tail()}", file=sys.stderr)
+                raise
             finally:
-                await app.stop()
+                await eadesk.stop()
     tally(result, watcher, sent_at, calls, topics, chat_id, relays, wall0)
+    if len(marks) == 2:
+        first, last = marks
+        result.sql_statements = last["statements"] - first["statements"]
+        result.transactions = last["transactions"] - first["transactions"]
+        result.cpu = last["cpu"] - first["cpu"]
+        result.cpu_loop = last["cpu_loop"] - first["cpu_loop"]
+        result.harness_cpu = last["harness_cpu"] - first["harness_cpu"]
+        result.statements = census_between(first["by_text"], last["by_text"])
+    result.profile = profile
     return result
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(server: str | None, tmp: Path) -> AsyncIterator[str]:
+    """SQLite in `tmp`, or a database of its own on the PostgreSQL `server` (dropped after)."""
+    if not server:
+        yield f"sqlite://{tmp / 'eadesk.sqlite3'}"
+        return
+    import asyncpg
+
+    from core.db import normalize_url
+
+    parts = urlsplit(normalize_url(server))
+    name = f"eadesk_bench_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(server)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield urlunsplit(parts._replace(path=f"/{name}"))
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def mark(eadesk: EadeskProcess) -> dict[str, Any]:
+    """eadesk's counters, and the CPU time of this process (the emulator and the load)."""
+    counters = await eadesk.mark()
+    return {**counters, "harness_cpu": time.process_time()}
 
 
 async def drive(
@@ -303,12 +374,21 @@ async def drive(
     result: Result,
     start: float,
     say: Any,
+    eadesk: EadeskProcess,
+    marks: list[dict[str, Any]],
 ) -> None:
-    """Send on schedule (one task per client keeps its messages in order) while watching."""
+    """Send on schedule (one task per client keeps its messages in order) while watching.
+    eadesk's counters are read right before the first client message and as soon as every
+    sent message is visible: the steady state, start-up and the idle tail left out."""
+    first_send = asyncio.Lock()
 
     async def client(number: int) -> None:
         for item in (p for p in schedule if p.client == number):
             await asyncio.sleep(max(0.0, start + item.at - time.monotonic()))
+            if not marks:
+                async with first_send:
+                    if not marks:
+                        marks.append(await mark(eadesk))
             moment = time.monotonic()
             try:
                 await control.post(
@@ -330,7 +410,9 @@ async def drive(
             now = time.monotonic()
             pending = [t for t in sent_at if t not in watcher.first_seen]
             if senders.done() and not pending:
-                done_since = done_since or now
+                if done_since is None:
+                    done_since = now
+                    marks.append(await mark(eadesk))
                 if now - done_since >= SETTLE_SECONDS:
                     break
             if now >= next_report:
@@ -341,6 +423,8 @@ async def drive(
                 )
             await asyncio.sleep(POLL_INTERVAL)
         await watcher.scan()
+        if len(marks) == 1:  # the deadline came first: what was spent until then
+            marks.append(await mark(eadesk))
     finally:
         if not senders.done():
             senders.cancel()
@@ -424,12 +508,21 @@ def rows_of(result: Result) -> list[tuple[str, str]]:
         ("p95 ÷ budget bound", _num(p95 / bound, 2) if p95 is not None and bound else "—"),
     ]
     if not result.spec.limits:
-        per_1000 = result.cpu / accepted * 1000
-        rows += [
-            ("client messages per second [2]", _num(result.throughput, 1)),
-            ("CPU seconds per 1000 messages [3]", _num(per_1000, 2)),
-        ]
+        rows += [("client messages per second [2]", _num(result.throughput, 1))]
+    harness = _per_message(result, result.harness_cpu, 2, 1000)
+    rows += [
+        ("SQL statements per client message [3]", _per_message(result, result.sql_statements)),
+        ("  transactions per client message", _per_message(result, result.transactions)),
+        ("CPU ms per client message [3]", _per_message(result, result.cpu, 2, 1000)),
+        ("  emulator and load, CPU ms per message", harness),
+    ]
     return rows
+
+
+def _per_message(result: Result, value: float | None, digits: int = 1, scale: int = 1) -> str:
+    if value is None or not result.accepted:
+        return "—"
+    return _num(value * scale / result.accepted, digits)
 
 
 ROW_NAMES = [name for name, _ in rows_of(Result(LoadSpec()))]
@@ -475,8 +568,7 @@ def render(results: Sequence[Result]) -> str:
         "messages only.",
         "Group API calls: ok calls into the group that Telegram counts against its budget "
         "(send*, copy*, forward*,",
-        "    edit*, create/edit/close/reopenForumTopic). Emulator, eadesk and the load share "
-        "one process.",
+        "    edit*, create/edit/close/reopenForumTopic).",
     ]
     for r in results:
         calls = ", ".join(f"{name} {n}" for name, n in r.by_method.most_common())
@@ -485,8 +577,83 @@ def render(results: Sequence[Result]) -> str:
         out += [
             "[2] visible messages ÷ (last first-seen − first send); bounded by the schedule "
             "(use --duration 0).",
-            "[3] process CPU time (eadesk + emulator + load) ÷ accepted × 1000.",
         ]
+    out += [
+        "[3] eadesk's own process (the emulator and the load run in another), from right "
+        "before the first client",
+        "    message until all are visible, ÷ accepted: statements tortoise ran (an "
+        "executemany is one), the",
+        "    transactions around them (each adds its BEGIN and COMMIT), CPU time of all "
+        "its threads; and the CPU",
+        "    time of this process (emulator, load, watcher) over the same span.",
+    ]
+    if not spec.limits:
+        out.append(
+            "Limits off: the emulator's, and eadesk's own caps too (each bot's group budget "
+            "per minute and per second,\n    and its limit over all chats)."
+        )
+    return "\n".join(out)
+
+
+IDLE = "<method 'poll' of 'select.epoll' objects>"
+
+
+def by_package(stats: pstats.Stats) -> Counter[str]:
+    """Own CPU time (tottime) by library or eadesk package; the event loop's idle wait left
+    out."""
+    root = str(Path(__file__).resolve().parent.parent) + "/"
+    spent: Counter[str] = Counter()
+    entries: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
+    for (path, _, name), (_, _, own, *_) in entries.items():
+        if name == IDLE:
+            continue
+        if "site-packages/" in path:
+            key = path.split("site-packages/", 1)[1].split("/", 1)[0]
+        elif path.startswith(root):
+            key = "/".join(path[len(root) :].split("/")[:2])
+        elif path == "~":
+            key = name if name.startswith("<method") else "builtins"
+        elif "/lib/python3" in path:  # the standard library: by its top-level module
+            key = "stdlib " + path.split("/lib/python3", 1)[1].split("/")[1].removesuffix(".py")
+        else:
+            key = path
+        spent[key] += own
+    return spent
+
+
+def render_profile(result: Result, top: int = 30) -> str:
+    """The statements eadesk ran per client message by shape, and its top CPU consumers."""
+    accepted = result.accepted or 1
+    out = []
+    if result.cpu is not None and result.cpu_loop is not None:
+        out.append(
+            f"[{result.label}] CPU ms per client message: {result.cpu / accepted * 1000:.2f}, "
+            f"of them {result.cpu_loop / accepted * 1000:.2f} in the event loop's thread and "
+            f"{(result.cpu - result.cpu_loop) / accepted * 1000:.2f} in the others (aiosqlite)"
+        )
+    total = sum(result.statements.values())
+    out.append(
+        f"[{result.label}] SQL statements per client message, by shape "
+        f"({total / accepted:.1f} in all; top {top}):"
+    )
+    for text, count in result.statements.most_common(top):
+        out.append(f"  {count / accepted:6.2f}  {count:6d}  {text[:240]}")
+    if result.profile and result.profile.exists():
+        stream = io.StringIO()
+        stats = pstats.Stats(str(result.profile), stream=stream)
+        spent = by_package(stats)
+        busy = sum(spent.values()) or 1.0
+        out.append(
+            f"[{result.label}] eadesk's event loop thread, cProfile of the steady state "
+            f"({result.profile}), own time by package (profiled: {busy:.2f} s):"
+        )
+        out += [
+            f"  {seconds / accepted * 1000:6.2f} ms/msg  {seconds / busy:6.1%}  {package}"
+            for package, seconds in spent.most_common(top)
+        ]
+        stats.sort_stats("tottime").print_stats(top)
+        stats.sort_stats("cumulative").print_stats(r"/(core|bot|connectors|tgapi)/", top)
+        out.append(stream.getvalue())
     return "\n".join(out)
 
 
@@ -511,7 +678,22 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the schedule (1)")
     parser.add_argument(
-        "--no-limits", action="store_true", help="Telegram's limits off; adds throughput and CPU"
+        "--no-limits",
+        action="store_true",
+        help="Telegram's limits off, and eadesk's own caps; adds throughput",
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="a PostgreSQL server (postgres://USER:PASSWORD@HOST:PORT/DB) to create a fresh "
+        "database on for each run (default: SQLite in a temp dir)",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        type=Path,
+        help="also list eadesk's SQL statements by shape and its top CPU consumers (cProfile "
+        "of its main thread, saved in DIR; the profiler inflates the CPU figure)",
     )
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
@@ -552,8 +734,19 @@ def configurations(args: argparse.Namespace) -> list[LoadSpec]:
     ]
 
 
-async def run_all(specs: Sequence[LoadSpec], quiet: bool = False) -> list[Result]:
-    return [await run_delivery(spec, quiet=quiet) for spec in specs]
+async def run_all(
+    specs: Sequence[LoadSpec],
+    quiet: bool = False,
+    database_url: str | None = None,
+    profile: Path | None = None,
+) -> list[Result]:
+    results = []
+    for number, spec in enumerate(specs):
+        where = profile / f"eadesk-{number}.prof" if profile else None
+        results.append(
+            await run_delivery(spec, quiet=quiet, database_url=database_url, profile=where)
+        )
+    return results
 
 
 def main(argv: Sequence[str]) -> int:
@@ -562,6 +755,13 @@ def main(argv: Sequence[str]) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 4096 <= hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
-    results = asyncio.run(run_all(configurations(args)))
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    results = asyncio.run(
+        run_all(configurations(args), database_url=args.database_url, profile=args.profile)
+    )
     print(render(results))
+    if args.profile:
+        for result in results:
+            print("\n" + render_profile(result))
     return 0 if all(r.lost == 0 and r.duplicated == 0 for r in results) else 1

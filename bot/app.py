@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,25 +23,31 @@ from aiogram.exceptions import (
 from aiohttp import web
 
 from bot import i18n
-from bot.health import Health
-from bot.polling import DurablePoller
-from bot.private import own_space_router, private_router
-from bot.ratelimit import BotRateLimit, GroupCallLog, recent_group_calls
+from bot.channel_host import ChannelHost
+from bot.errors import errors_router
+from bot.group.desk import Desk
+from bot.group.gateway import Poster
+from bot.private.chat import own_space_router, private_router
+from bot.ratelimit import GroupCallLog, recent_group_calls
 from bot.storage import EXTRA_APPS
-from bot.team.budget import GroupBudget
-from bot.team.desk import Desk, Poster
 from bot.team.handlers import team_router
 from bot.team.status import StatusBoard, status_router, stuck_work
 from bot.team.steps import prune as prune_steps
 from bot.team.teamwork import Teamwork
-from connectors.telegram.client import TelegramClientConnector
-from connectors.telegram.router import client_router
+from connectors import registry
+from core.blobs import DiskBlobStore
+from core.channels import Connector, ensure_channel
 from core.clock import Clock, SystemClock
-from core.connector import ensure_channel
 from core.context import CoreContext
 from core.db import close_database, open_database
-from core.models import Channel, ChannelKind, Dialog, OutboxItem, WindowKind
+from core.health import Health
+from core.models import Channel, Dialog, OutboxItem, WindowKind
 from core.service import Core
+from tgapi.files import TelegramFiles
+from tgapi.limits import BotRateLimit, GroupBudget
+from tgapi.parse import SOURCE
+from tgapi.polling import DurablePoller
+from tgapi.responses import keep_response_types
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -59,6 +66,7 @@ def make_bot(token: str, api_url: str) -> Bot:
     bot = Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(api_url)))
     # Telegram's limit for the whole bot (~30 messages/s), kept before any 429 comes.
     bot.session.middleware(BotRateLimit())
+    keep_response_types()  # aiogram's answer models, built once (not again after each GC)
     return bot
 
 
@@ -69,15 +77,27 @@ class App:
         clock: Clock | None = None,
         tick: float = 5.0,
         poll_timeout: int = 20,
+        extra_connectors: Sequence[Connector] = (),
     ) -> None:
         self.settings = settings
+        # Connectors made elsewhere than from settings, started like the configured ones
+        # (tests: a loopback channel, tests/loopback). `run` never passes any.
+        self.extra_connectors = list(extra_connectors)
         self.poll_timeout = poll_timeout
         windows = {WindowKind(k): v for k, v in settings.reopen_windows().items()}
         self.core = Core(CoreContext(clock=clock or SystemClock(), windows=windows), tick)
         self.bot = make_bot(settings.BOT_TOKEN, settings.TELEGRAM_API_URL)
         self.bots: dict[int, Bot] = {self.bot.id: self.bot}
+        # The bytes of files, kept once a channel needs them; handed to every connector's
+        # sink. Files go between our bots by file_id, uploaded once per bot.
+        self.blobs = DiskBlobStore(settings.BLOBS_DIR, settings.FILE_SIZE_LIMIT)
+        self.files = TelegramFiles(self.bots, self.blobs, self.core.clock)
+        # A channel that needs a Telegram file's bytes (not Telegram) gets them downloaded.
+        self.core.fetchers.register(SOURCE, self.files.ensure_blob)
         self.pollers: list[DurablePoller] = []
-        self.health = Health(self.core.clock)
+        # Each link's health (the connectors report theirs through their sinks).
+        self.health: Health = self.core.health
+        self.connectors: list[Connector] = []
         self.bot_names: dict[int, str] = {}
         self.http: web.AppRunner | None = None
         self.desk = Desk(
@@ -95,36 +115,27 @@ class App:
                 )
                 for token in settings.RELAY_BOT_TOKENS
             ],
+            files=self.files,
         )
         self.teamwork = Teamwork(self.core, self.desk, self.bot, settings)
-        for poster in self.desk.posters:
+        for poster in self.desk.gateway.posters:
             # Each message into the group is written down first: a restart resumes the minute.
             poster.bot.session.middleware(GroupCallLog(settings.TEAM_CHAT_ID, self.core.ctx.wall))
-        self.served: set[str] = set()  # the keys of the channels this process serves
 
     def labelled_bots(self) -> list[tuple[str, Bot]]:
-        """Every bot this process talks as, with the variable its token comes from."""
+        """The team's bots, with the variable each token comes from."""
         bots = [(token_label("BOT_TOKEN", 0, self.settings.BOT_TOKEN), self.bot)]
-        for number, poster in enumerate(self.desk.posters[1:], 1):
+        for number, poster in enumerate(self.desk.gateway.posters[1:], 1):
             bots.append((token_label("RELAY_BOT_TOKENS", number, poster.bot.token), poster.bot))
-        for number, token in enumerate(self.settings.TELEGRAM_CLIENT_BOT_TOKENS, 1):
-            if token != self.settings.BOT_TOKEN:
-                label = token_label("TELEGRAM_CLIENT_BOT_TOKENS", number, token)
-                bots.append((label, self.client_bot(token)))
         return bots
 
-    def client_bot(self, token: str) -> Bot:
-        bot_id = int(token.split(":")[0])
-        if bot_id not in self.bots:
-            self.bots[bot_id] = make_bot(token, self.settings.TELEGRAM_API_URL)
-        return self.bots[bot_id]
-
-    async def reach_telegram(self) -> None:
-        """Every bot's getMe, before anything else: while Telegram is out of reach, asked again
-        with a growing pause and told in one line each time; a token Telegram refuses stops
-        the start (StartupError) — no retry can fix that."""
+    async def reach_telegram(self, bots: list[tuple[str, Bot]] | None = None) -> None:
+        """Every bot's getMe (the team's, before anything else; the connectors' once they are
+        built): while Telegram is out of reach, asked again with a growing pause and told in
+        one line each time; a token Telegram refuses stops the start (StartupError) — no
+        retry can fix that."""
         url = self.settings.TELEGRAM_API_URL
-        for label, bot in self.labelled_bots():
+        for label, bot in self.labelled_bots() if bots is None else bots:
             pause = 1.0
             while True:
                 try:
@@ -175,16 +186,19 @@ class App:
         i18n.set_default_language(self.settings.LANGUAGE)
         await self.reach_telegram()
         await self.reach_database()
+        await self.blobs.clean()
         wall = self.core.ctx.wall.now()
-        for poster in self.desk.posters:
+        for poster in self.desk.gateway.posters:
             poster.budget.restore(await recent_group_calls(poster.bot.id, wall))
         await prune_steps(self.core.clock.now())
         self.desk.install()
         self.teamwork.install()
         team_dispatcher = Dispatcher()
-        board = StatusBoard(self.desk, self.health, self.settings.tz)
+        board = StatusBoard(self.desk.gateway, self.health, self.settings.tz)
         teamwork, team = self.teamwork, self.teamwork.team
         team_dispatcher.include_routers(
+            # A failed update: logged once, tried again only when that can help.
+            errors_router(),
             teamwork.membership.router(),
             # Current members only, in the group and in private; team_router last in the group:
             # its catch-alls (unknown commands, replies) would take the others' messages.
@@ -200,79 +214,83 @@ class App:
             teamwork.former_members(),
             teamwork.inline_router(),
         )
-        dispatchers = {self.bot.id: team_dispatcher}
-        for token in self.settings.client_bot_tokens:
-            await self.add_client_channel(self.client_bot(token), dispatchers)
-        await self.keep_channels_with_dialogs(dispatchers)
+        await self.start_connectors(team_dispatcher)
         # After the client router (when the team bot is a client bot too): the rest is a
         # stranger's button or, when it serves no clients, a stranger's message.
         team_dispatcher.include_router(teamwork.outsiders())
-        # Rows a crash cut off mid-call first, so that the requeue below sees them pending.
+        # Rows a crash cut off mid-call go again. (Nothing else to catch up on: every side
+        # effect of a change was queued in the change's own transaction.)
         await self.core.outbox.recover()
-        await self.desk.requeue_unposted()
-        for bot_id, dispatcher in dispatchers.items():
-            self.pollers.append(
-                DurablePoller(
-                    self.bots[bot_id],
-                    dispatcher,
-                    self.core.clock,
-                    self.poll_timeout,
-                    health=self.health,
-                    name=f"Telegram ({self.bot_names.get(bot_id, bot_id)})",
-                )
+        self.pollers.append(
+            DurablePoller(
+                self.bot,
+                team_dispatcher,
+                self.core.clock,
+                self.poll_timeout,
+                health=self.health,
+                name=f"Telegram ({self.bot_names.get(self.bot.id, self.bot.id)})",
             )
+        )
         for poller in self.pollers:
             poller.start()
         await self.core.start()
         await self.start_http()
 
-    async def add_client_channel(self, bot: Bot, dispatchers: dict[int, Dispatcher]) -> None:
-        me = await bot.me()
-        self.bot_names[bot.id] = f"@{me.username}"
-        channel = await ensure_channel(
-            f"telegram:{bot.id}", ChannelKind.TELEGRAM, f"@{me.username}", self.core.clock.now()
+    async def start_connectors(self, team_dispatcher: Dispatcher) -> None:
+        """Every configured channel's connectors, built from settings, each started with a
+        sink bound to its channel. A channel whose dialogs no connector serves any more is
+        never dropped in silence: the log names it, /status and /healthz show its link
+        down, and replies to its clients show as stuck."""
+        with_dialogs = {
+            channel.key: channel
+            for channel in await Channel.all().order_by("id")
+            if await Dialog.exists(channel_id=channel.id)
+        }
+        host = ChannelHost(
+            clock=self.core.clock,
+            api_url=self.settings.TELEGRAM_API_URL,
+            team_chat_id=self.settings.TEAM_CHAT_ID,
+            bots=self.bots,
+            files=self.files,
+            make_bot=lambda token: make_bot(token, self.settings.TELEGRAM_API_URL),
+            team_bot=self.bot,
+            team_token=self.settings.BOT_TOKEN,
+            team_dispatcher=team_dispatcher,
+            poll_timeout=self.poll_timeout,
+            channels_with_dialogs=set(with_dialogs),
         )
-        self.served.add(channel.key)
-        connector = TelegramClientConnector(channel, bot, self.bots, self.settings.TEAM_CHAT_ID)
-        self.core.connectors.register(connector)
-        dispatcher = dispatchers.setdefault(bot.id, Dispatcher())
-        dispatcher.include_router(
-            client_router(
-                channel_id=channel.id,
-                bot_id=bot.id,
-                ingest=self.core.ingest,
-                on_edit=self.core.ingest.edit,
-                greeting=lambda code: i18n.t("client.greeting", i18n.pick_language(code)),
-            )
-        )
+        connectors = await registry.build_connectors(self.settings.channels, host)
+        connectors += self.extra_connectors
+        await self.reach_telegram(host.lent)
+        for connector in connectors:
+            now = self.core.clock.now()
+            channel = await ensure_channel(connector.key, connector.kind, connector.name, now)
+            self.core.connectors.register(channel.id, connector)
+            await connector.start(self.core.sink(channel.id, self.blobs))
+            if connector.name != channel.name:  # known once it started (a bot's @username)
+                await ensure_channel(connector.key, connector.kind, connector.name, now)
+            self.connectors.append(connector)
+        served = {connector.key for connector in connectors}
+        for key, channel in with_dialogs.items():
+            if key not in served:
+                await self.not_served(channel)
 
-    async def keep_channels_with_dialogs(self, dispatchers: dict[int, Dispatcher]) -> None:
-        """A channel's dialogs are never dropped in silence. The team bot's own client channel
-        stays served once TELEGRAM_CLIENT_BOT_TOKENS is set; a client bot whose token was
-        removed is named in the log, and replies to its clients show as stuck in /status."""
-        for channel in await Channel.filter(kind=ChannelKind.TELEGRAM).order_by("id"):
-            if channel.key in self.served or not await Dialog.exists(channel_id=channel.id):
-                continue
-            if channel.key == f"telegram:{self.bot.id}":
-                log.info(
-                    "clients of %s keep writing to the team bot: its %d dialog(s) stay served",
-                    channel.name,
-                    await Dialog.filter(channel_id=channel.id).count(),
-                )
-                await self.add_client_channel(self.bot, dispatchers)
-                continue
-            count = await Dialog.filter(channel_id=channel.id).count()
-            log.warning(
-                "%s has %d dialog(s) but its token is not in TELEGRAM_CLIENT_BOT_TOKENS any "
-                "more: replies to those clients wait (shown as stuck in /status) until it is",
-                channel.name,
-                count,
-            )
-            # Nobody reads what its clients write now: /status and /healthz say so.
-            await self.health.failed(
-                f"Telegram ({channel.name})",
-                f"not served: its token is not in TELEGRAM_CLIENT_BOT_TOKENS; {count} dialog(s)",
-            )
+    async def not_served(self, channel: Channel) -> None:
+        count = await Dialog.filter(channel_id=channel.id).count()
+        spec = next((s for s in registry.CHANNELS if s.kind == channel.kind), None)
+        if spec is not None and spec.not_served is not None:
+            link, why = spec.not_served(channel.name)
+        else:
+            link, why = channel.name, "not served: no connector is configured for it"
+        log.warning(
+            "%s has %d dialog(s) but is %s: replies to those clients wait (shown as stuck in "
+            "/status) until it is served again",
+            channel.name,
+            count,
+            why,
+        )
+        # Nobody reads what its clients write now: /status and /healthz say so.
+        await self.health.failed(link, f"{why}; {count} dialog(s)")
 
     async def healthz(self, request: web.Request) -> web.Response:
         pending = await OutboxItem.filter(status="pending").count()
@@ -292,6 +310,10 @@ class App:
     async def start_http(self) -> None:
         web_app = web.Application()
         web_app.router.add_get("/healthz", self.healthz)
+        for connector in self.connectors:
+            # Each checks its own signature or secret, and stores before it answers 200.
+            for method, path, handler in connector.webhooks():
+                web_app.router.add_route(method, path, handler)
         self.http = web.AppRunner(web_app)
         await self.http.setup()
         site = web.TCPSite(self.http, self.settings.HTTP_HOST, self.settings.HTTP_PORT)
@@ -309,10 +331,15 @@ class App:
     async def stop(self) -> None:
         for poller in self.pollers:
             await poller.stop()
+        for connector in self.connectors:
+            try:
+                await connector.stop()
+            except Exception:
+                log.exception("%s did not stop cleanly", connector.name)
         await self.core.stop()
         if self.http:
             await self.http.cleanup()
-        for bot in [*self.bots.values(), *(p.bot for p in self.desk.posters[1:])]:
+        for bot in [*self.bots.values(), *(p.bot for p in self.desk.gateway.posters[1:])]:
             await bot.session.close()
         await close_database()
 

@@ -20,7 +20,11 @@ from aiogram.exceptions import (
 )
 from aiogram.types import ChatMemberAdministrator, User
 
+from bot.channel_host import ChannelHost
 from bot.config import Settings
+from connectors import registry
+from core.clock import SystemClock
+from tgapi.files import TelegramFiles
 
 T = TypeVar("T")
 
@@ -247,11 +251,32 @@ class _Checker:
                         f"settings → Administrators → @{me.username}, turn on “{switch}”",
                     )
 
-    async def client_bot(self, number: int, token: str) -> None:
-        label = _token_label("TELEGRAM_CLIENT_BOT_TOKENS", number, token)
-        async with Bot(token, session=_session(self.settings)) as bot:
-            me = await self.ask(bot.get_me(), label)
-            self.say(True, f"client bot @{me.username} works")
+    async def channels(self) -> None:
+        """Each configured channel's connectors, asked whether they are ready (the team bot
+        as the client bot is the team bot's check above)."""
+        settings = self.settings
+        bots: dict[int, Bot] = {}
+        host = ChannelHost(
+            clock=SystemClock(),
+            api_url=settings.TELEGRAM_API_URL,
+            team_chat_id=settings.TEAM_CHAT_ID,
+            bots=bots,
+            files=TelegramFiles(bots),
+            make_bot=lambda token: Bot(token, session=_session(settings)),
+        )
+        try:
+            for spec in registry.CHANNELS:
+                if spec not in settings.channels:
+                    continue
+                for connector in await spec.build(settings.channel(spec), host):
+                    problems = await connector.check()
+                    for problem in problems:
+                        if all(problem != f.text for f in self.findings):
+                            self.say(False, problem)
+                    if not problems:
+                        self.say(True, f"{spec.title} {connector.name} works")
+        finally:
+            await host.close()
 
     async def run(self) -> list[Finding]:
         settings = self.settings
@@ -259,8 +284,7 @@ class _Checker:
         relays: dict[int, int] = {}  # bot id → the number of its token in RELAY_BOT_TOKENS
         for number, token in enumerate(settings.RELAY_BOT_TOKENS, 1):
             steps.append(partial(self.relay_bot, number, token, relays))
-        for number, token in enumerate(settings.TELEGRAM_CLIENT_BOT_TOKENS, 1):
-            steps.append(partial(self.client_bot, number, token))
+        steps.append(self.channels)
         try:
             for step in steps:
                 try:

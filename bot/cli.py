@@ -12,8 +12,19 @@ from typing import Any
 
 from pydantic_core import PydanticUndefined
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import (
+    SIZE_SETTINGS,
+    ConfigError,
+    Settings,
+    load_settings,
+    unknown_variable_line,
+    unknown_variables,
+)
+from connectors import registry
 from core.durations import format_duration
+from core.sizes import format_size
+
+log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -55,8 +66,12 @@ def _default(value: Any) -> str:
 def environment_help() -> str:
     """Every variable Settings reads, with its default, straight from the code."""
     lines = ["environment (read from the environment, then from .env in the current directory):"]
-    for name, field in Settings.model_fields.items():
-        default = _default(field.get_default(call_default_factory=True))
+    fields = list(Settings.model_fields.items())
+    for spec in registry.CHANNELS:
+        fields += [(spec.prefix + name, f) for name, f in spec.settings.model_fields.items()]
+    for name, field in fields:
+        value = field.get_default(call_default_factory=True)
+        default = format_size(value) if name in SIZE_SETTINGS else _default(value)
         bare = default in ("required", "optional")
         lines.append(f"  {name} ({default})" if bare else f"  {name} = {default}")
         lines += textwrap.wrap(
@@ -119,6 +134,8 @@ def run_command() -> int:
     if settings is None:
         return EXIT_NOT_CONFIGURED
     configure_logging(settings.LOG_LEVEL)
+    for name, closest in unknown_variables():
+        log.warning("%s", unknown_variable_line(name, closest))
     from bot.app import run_app  # the whole application loads only when it is run
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is the ordinary way to stop it
@@ -138,10 +155,12 @@ def check_command() -> int:
     settings = _settings_or_explain()
     if settings is None:
         return EXIT_NOT_CONFIGURED
-    from bot.checks import check_telegram
+    from bot.checks import Finding, check_telegram
 
+    # A misspelt channel variable would otherwise be ignored in silence.
+    findings = [Finding(False, unknown_variable_line(*item)) for item in unknown_variables()]
     print(f"Asking Telegram at {settings.TELEGRAM_API_URL}…")
-    findings = asyncio.run(check_telegram(settings))
+    findings += asyncio.run(check_telegram(settings))
     for finding in findings:
         mark = "!" if finding.warning else ("✓" if finding.ok else "✗")
         print(f"  {mark} {finding.text}")

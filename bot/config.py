@@ -4,6 +4,7 @@ The variable names are the contract of PRODUCT.md §7; `.env.example` and README
 the same list, and tests keep the three in step.
 """
 
+import os
 import re
 from datetime import timedelta
 from functools import cached_property
@@ -12,11 +13,15 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from dotenv import dotenv_values
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from connectors import registry
+from core.channels import ChannelSpec
 from core.durations import HINT as DURATION_HINT
 from core.durations import parse_duration
+from core.sizes import parse_size
 
 # What each required variable should hold, for "X is not set: …".
 EXPECTED = {
@@ -24,10 +29,13 @@ EXPECTED = {
     "TEAM_CHAT_ID": "the id of the team's forum supergroup, like -1001234567890",
 }
 
-# Values never echoed back in a problem line.
-SECRETS = frozenset({"BOT_TOKEN", "TELEGRAM_CLIENT_BOT_TOKENS", "RELAY_BOT_TOKENS"})
+# Values never echoed back in a problem line (channels mark theirs: see describe_problem).
+SECRETS = frozenset({"BOT_TOKEN", "RELAY_BOT_TOKENS"})
 
 MESSENGER_KINDS = ("messenger", "social", "webchat", "telephony")
+
+# Settings counted in bytes, written and shown as sizes (50MB).
+SIZE_SETTINGS = frozenset({"FILE_SIZE_LIMIT"})
 
 _TOKEN = re.compile(r"\d+:\S+")
 _USER_ID = re.compile(r"\d+")
@@ -75,6 +83,39 @@ class Settings(BaseSettings):
         extra="ignore",  # channel settings (EMAIL_…, WHATSAPP_…) belong to their connectors
     )
 
+    # Each channel's settings (connectors/registry.py), read with these.
+    _channels: dict[ChannelSpec, Any] = PrivateAttr(default_factory=dict)
+
+    def __init__(self, **values: Any) -> None:
+        """The team's settings, and every channel's: a channel variable given here in code
+        (TELEGRAM_CLIENT_BOT_TOKENS=[…]) goes to its channel. A problem in both is told in
+        one ConfigError."""
+        env_file = values.get("_env_file", type(self).model_config.get("env_file"))
+        given = registry.split_values(values)
+        channel_errors: list[dict[str, Any]] = []
+        channels: dict[ChannelSpec, Any] = {}
+        try:
+            channels = registry.load_settings(env_file, given)
+        except registry.ChannelSettingsError as error:
+            channel_errors = error.errors
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            if not channel_errors:
+                raise
+            problems = [*error.errors(), *channel_errors]
+            raise ConfigError([describe_problem(item) for item in problems]) from None
+        if channel_errors:
+            raise ConfigError([describe_problem(item) for item in channel_errors])
+        self._channels = channels
+
+    @property
+    def channels(self) -> dict[ChannelSpec, Any]:
+        return self._channels
+
+    def channel(self, spec: ChannelSpec) -> Any:
+        return self._channels[spec]
+
     BOT_TOKEN: str = Field(
         repr=False,
         description="the team bot's token from @BotFather; also the client bot "
@@ -88,6 +129,15 @@ class Settings(BaseSettings):
     DATABASE_URL: str = Field(
         "sqlite://data/eadesk.sqlite3",
         description="sqlite://PATH (embedded) or postgres://USER:PASSWORD@HOST:PORT/DB",
+    )
+    BLOBS_DIR: str = Field(
+        "data/blobs",
+        description="the folder where the bytes of files are kept when a channel needs them "
+        "(files only passed between Telegram bots never land here)",
+    )
+    FILE_SIZE_LIMIT: int = Field(
+        50 * 1024 * 1024,
+        description="the largest file eadesk takes in or passes on: 50MB, 512KB, 1GB",
     )
     LANGUAGE: str = Field(
         "ru",
@@ -110,12 +160,6 @@ class Settings(BaseSettings):
         "",
         description="extra managers besides the group's administrators: user ids or "
         "@usernames, comma separated",
-    )
-    TELEGRAM_CLIENT_BOT_TOKENS: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        repr=False,
-        description="client-facing bots, comma separated tokens; when empty, clients "
-        "write to the team bot (BOT_TOKEN)",
     )
     RELAY_BOT_TOKENS: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -224,6 +268,26 @@ class Settings(BaseSettings):
         except ValueError as error:
             raise ValueError(f"is {error}") from None
 
+    @field_validator("BLOBS_DIR", mode="before")
+    @classmethod
+    def _blobs_dir(cls, value: Any) -> str:
+        folder = str(value).strip()
+        if not folder or "\x00" in folder:
+            raise ValueError("is not a folder: a path like data/blobs")
+        return folder
+
+    @field_validator("FILE_SIZE_LIMIT", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> int:
+        if isinstance(value, int):
+            if value <= 0:
+                raise ValueError("is not positive: use a number with KB, MB or GB, like 50MB")
+            return value
+        try:
+            return parse_size(str(value))
+        except ValueError as error:
+            raise ValueError(f"is {error}") from None
+
     @field_validator("MANAGERS", mode="before")
     @classmethod
     def _managers(cls, value: Any) -> str:
@@ -236,7 +300,7 @@ class Settings(BaseSettings):
                 )
         return text.strip()
 
-    @field_validator("TELEGRAM_CLIENT_BOT_TOKENS", "RELAY_BOT_TOKENS", mode="before")
+    @field_validator("RELAY_BOT_TOKENS", mode="before")
     @classmethod
     def _token_list(cls, value: Any) -> list[str]:
         return _tokens(value)
@@ -314,11 +378,6 @@ class Settings(BaseSettings):
         return windows
 
     @property
-    def client_bot_tokens(self) -> list[str]:
-        """The client-facing bots: the listed ones, or the team bot when none is listed."""
-        return self.TELEGRAM_CLIENT_BOT_TOKENS or [self.BOT_TOKEN]
-
-    @property
     def sqlite_path(self) -> Path | None:
         """The SQLite file when DATABASE_URL names one (its folder may need creating)."""
         scheme, _, path = self.DATABASE_URL.partition("://")
@@ -336,7 +395,7 @@ def describe_problem(error: Any) -> str:
     detail = str(cause) if isinstance(cause, ValueError) else error["msg"]
     if not name:
         return detail
-    if name in SECRETS:
+    if name in SECRETS or error.get("secret"):
         return f"{name} {detail}"
     raw = error.get("input")
     shown = _redact_url(str(raw)) if name == "DATABASE_URL" else str(raw)
@@ -350,6 +409,26 @@ def _redact_url(url: str) -> str:
 def load_settings(env_file: str | None = ".env") -> Settings:
     """Settings from the environment and `env_file` (None: the environment only)."""
     try:
-        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file)
     except ValidationError as error:
         raise ConfigError([describe_problem(item) for item in error.errors()]) from None
+
+
+def variables() -> list[str]:
+    """Every variable eadesk reads: the team's, then each channel's."""
+    return [*Settings.model_fields, *registry.variables()]
+
+
+def unknown_variables(env_file: str | None = ".env") -> list[tuple[str, str | None]]:
+    """Variables set (in the environment or `env_file`) with a channel's prefix that no
+    channel reads: a typo would otherwise be ignored in silence. Each with the closest
+    name eadesk knows (None: nothing close)."""
+    names = set(os.environ)
+    if env_file is not None and Path(env_file).is_file():
+        names |= {name for name in dotenv_values(env_file) if name}
+    return registry.unknown_variables(names, Settings.model_fields)
+
+
+def unknown_variable_line(name: str, closest: str | None) -> str:
+    hint = f"; did you mean {closest}?" if closest else ""
+    return f"{name} is set but eadesk knows no such variable, so it is ignored{hint}"

@@ -1,4 +1,5 @@
-"""The Telegram side's own tables: which topic shows a dialog, which chat message is which."""
+"""The Telegram side's own tables: which topic shows a dialog, what was done once, the group's
+calls. (Which post shows which message is core's MessageCopy.)"""
 
 from __future__ import annotations
 
@@ -31,23 +32,6 @@ class TopicLink(Model):
 
     class Meta:
         unique_together = (("chat_id", "thread_id"),)
-
-
-class ChatMessage(Model):
-    # A core message as it appears in one Telegram chat (the topic, or the client's chat).
-    id = fields.IntField(primary_key=True)
-    message: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "core.Message", related_name="chat_copies", on_delete=fields.CASCADE
-    )
-    chat_id = fields.BigIntField()
-    tg_message_id = fields.BigIntField()
-    bot_id = fields.BigIntField()
-    created_at = fields.DatetimeField()
-
-    class Meta:
-        # One copy per message and chat; several messages may share one post (coalesced).
-        unique_together = (("message", "chat_id"),)
-        indexes = (("chat_id", "tg_message_id"),)
 
 
 class Once(Model):

@@ -9,8 +9,10 @@ one re-sends it without the bytes ever moving.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from itertools import accumulate
 from typing import Any
 
 
@@ -189,10 +191,14 @@ BREAKS = ("\n\n", "\n", " ")
 def split(
     text: str, spans: tuple[Span, ...] | list[Span], limit: int, measure: Any = len
 ) -> list[tuple[str, tuple[Span, ...]]]:
-    """`text` cut into parts of at most `limit` units (`measure`: code points by default; a
-    channel counting otherwise passes its own) at paragraph, line or word breaks found in
-    the later half of a part; each part keeps the part of every span inside it."""
+    """`text` cut into parts of at most `limit` units (`measure` of a string: code points by
+    default; a channel counting otherwise passes its own, e.g. `utf16_len`) at paragraph,
+    line or word breaks found in the later half of a part; each part keeps the part of every
+    span inside it. Joined, the parts are the text (only blank lines that do not fit before a
+    cut are left out)."""
     parts: list[tuple[str, tuple[Span, ...]]] = []
+    if text.strip() and measure(text) <= limit:
+        return [(text, clip(spans, 0, len(text.rstrip())))]  # one part: the common case
     start = 0
     while start < len(text):
         end = _cut(text, start, limit, measure)
@@ -226,3 +232,41 @@ def _cut(text: str, start: int, limit: int, measure: Any) -> int:
                 cut += 1
             return cut
     return end
+
+
+# ---- UTF-16 offsets ---------------------------------------------------------------------------
+# Some channels count a text in UTF-16 code units (Telegram's entities, JavaScript strings): a
+# character beyond the Basic Multilingual Plane (most emoji) takes two units there, one here.
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+class Utf16:
+    """One text's offsets in code points and in UTF-16 units, both ways."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        # Units before each code point, and the whole text's units last.
+        self._units = list(accumulate((2 if ord(c) > 0xFFFF else 1 for c in text), initial=0))
+
+    @property
+    def length(self) -> int:
+        return self._units[-1]
+
+    def units(self, index: int) -> int:
+        """The UTF-16 offset of code point `index` (clamped to the text)."""
+        return self._units[max(0, min(index, len(self.text)))]
+
+    def index(self, units: int, *, end: bool = False) -> int:
+        """The code point at UTF-16 offset `units`; one that falls inside a character counts
+        that character in when it is a range's `end`, out when it is a start."""
+        units = max(0, min(units, self.length))
+        if end:
+            return bisect_left(self._units, units)
+        return bisect_right(self._units, units) - 1
+
+    def span_range(self, offset: int, length: int) -> tuple[int, int]:
+        """A range given in UTF-16 units (offset, length) as code points [start, end)."""
+        return self.index(offset), self.index(offset + length, end=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from core import copies
+from core.content import Content
 from core.context import CoreContext
 from core.dialogs import current_episode
 from core.events import MessageCreated, MessageEdited, NoteCreated
@@ -27,6 +28,10 @@ ALBUM_GATHER = timedelta(seconds=1.5)
 EDIT_AT_CLIENT = "channel.edit"
 
 
+def as_content(content: Content | str) -> Content:
+    return Content.plain(content) if isinstance(content, str) else content
+
+
 class ConversationService:
     def __init__(self, ctx: CoreContext) -> None:
         self.ctx = ctx
@@ -35,27 +40,26 @@ class ConversationService:
         self,
         dialog_id: int,
         author: Operator,
-        text: str = "",
+        content: Content | str,
         *,
-        entities: list[dict[str, Any]] | None = None,
-        attachments: list[dict[str, Any]] | None = None,
         album_key: str | None = None,
         reply_to_id: int | None = None,
         source_ref: str | None = None,
-        meta: dict[str, Any] | None = None,
+        origin: copies.Origin | None = None,
     ) -> Message:
-        """Store an operator's reply and queue it for the client's channel.
+        """Store an operator's reply and queue it for the client's channel (a plain `str` is
+        a text without formatting).
 
-        `source_ref` identifies the operator's message (e.g. its id in the team chat) so
-        the same reply seen twice is stored once.
+        `origin` is the team-side post the operator wrote it as: kept as the message's team
+        copy, and the same post seen twice is stored once. `source_ref` names what asked
+        for a reply that has no such post (a template's command), to the same end.
         """
         now = self.ctx.clock.now()
         async with in_transaction():
             dialog = await Dialog.select_for_update().get(id=dialog_id)
-            if source_ref:
-                existing = await Message.get_or_none(dialog_id=dialog_id, external_id=source_ref)
-                if existing is not None:
-                    return existing
+            existing = await self._existing(dialog_id, source_ref, origin)
+            if existing is not None:
+                return existing
             episode = await current_episode(dialog)
             message = await Message.create(
                 dialog=dialog,
@@ -63,15 +67,13 @@ class ConversationService:
                 kind=MessageKind.OUT,
                 author=author,
                 sender_name=author.name,
-                text=text,
-                entities=entities or [],
-                attachments=attachments or [],
+                **as_content(content).to_json(),
                 album_key=album_key,
                 external_id=source_ref,
                 reply_to_id=reply_to_id,
-                meta=meta or {},
                 created_at=now,
             )
+            await self._keep_origin(message, origin)
             if episode is not None and episode.first_response_at is None:
                 episode.first_response_at = now
                 await episode.save(update_fields=["first_response_at"])
@@ -87,20 +89,24 @@ class ConversationService:
                 # The parts of an album arrive one by one: let them gather, send them as one.
                 delay=ALBUM_GATHER if album_key else None,
             )
-        await self.ctx.bus.publish(
-            MessageCreated(
+            created = MessageCreated(
                 dialog_id=dialog_id, actor_id=author.id, at=now, message_id=message.id, kind="out"
             )
-        )
+            events = await self.ctx.bus.changed([created])
+        await self.ctx.bus.publish_all(events)
         return message
 
-    async def edit_reply(self, message: Message, text: str, entities: list[dict[str, Any]]) -> bool:
+    async def edit_reply(self, message: Message, content: Content | str) -> bool:
+        """An operator edited a reply's text (or caption): stored, and queued for the client's
+        side. Its attachments stay as they were sent."""
         now = self.ctx.clock.now()
-        if message.text == text and message.entities == entities:
+        content = as_content(content)
+        spans = [span.to_json() for span in content.spans]
+        if message.text == content.text and message.spans == spans:
             return False
         async with in_transaction():
-            message.text, message.entities, message.edited_at = text, entities, now
-            await message.save(update_fields=["text", "entities", "edited_at"])
+            message.text, message.spans, message.edited_at = content.text, spans, now
+            await message.save(update_fields=["text", "spans", "edited_at"])
             await enqueue(
                 self.ctx,
                 EDIT_AT_CLIENT,
@@ -108,53 +114,78 @@ class ConversationService:
                 priority=Priority.CLIENT_REPLY,
                 lane=f"dialog:{message.dialog_id}:out",  # type: ignore[attr-defined]
             )
-        await self.ctx.bus.publish(
-            MessageEdited(
+            edited = MessageEdited(
                 dialog_id=message.dialog_id,  # type: ignore[attr-defined]
                 at=now,
                 message_id=message.id,
                 kind=message.kind.value,
             )
-        )
+            events = await self.ctx.bus.changed([edited])
+        await self.ctx.bus.publish_all(events)
         return True
 
     async def comment(
         self,
         dialog_id: int,
         author: Operator,
-        text: str,
+        content: Content | str,
         source_ref: str | None = None,
-        attachments: list[dict[str, Any]] | None = None,
         album_key: str | None = None,
+        origin: copies.Origin | None = None,
     ) -> Message:
+        """Store a comment for the team (`origin`, `source_ref`: as for `reply`)."""
         now = self.ctx.clock.now()
-        dialog = await Dialog.get(id=dialog_id)
-        if source_ref:
-            existing = await Message.get_or_none(dialog_id=dialog_id, external_id=source_ref)
+        async with in_transaction():
+            dialog = await Dialog.select_for_update().get(id=dialog_id)
+            existing = await self._existing(dialog_id, source_ref, origin)
             if existing is not None:
                 return existing
-        message = await Message.create(
-            dialog=dialog,
-            episode=await current_episode(dialog),
-            kind=MessageKind.COMMENT,
-            author=author,
-            sender_name=author.name,
-            text=text,
-            attachments=attachments or [],
-            album_key=album_key,
-            external_id=source_ref,
-            created_at=now,
-        )
-        await self.ctx.bus.publish(
-            MessageCreated(
+            message = await Message.create(
+                dialog=dialog,
+                episode=await current_episode(dialog),
+                kind=MessageKind.COMMENT,
+                author=author,
+                sender_name=author.name,
+                **as_content(content).to_json(),
+                album_key=album_key,
+                external_id=source_ref,
+                created_at=now,
+            )
+            await self._keep_origin(message, origin)
+            created = MessageCreated(
                 dialog_id=dialog_id,
                 actor_id=author.id,
                 at=now,
                 message_id=message.id,
                 kind="comment",
             )
-        )
+            events = await self.ctx.bus.changed([created])
+        await self.ctx.bus.publish_all(events)
         return message
+
+    async def _existing(
+        self, dialog_id: int, source_ref: str | None, origin: copies.Origin | None
+    ) -> Message | None:
+        """The message stored before for the same post (or the same request)."""
+        if origin is not None and origin.ids:
+            found = await copies.find(copies.TEAM, origin.chat, origin.ids[0], dialog_id=dialog_id)
+            if found is not None:
+                return found
+        if source_ref:
+            return await Message.get_or_none(dialog_id=dialog_id, external_id=source_ref)
+        return None
+
+    async def _keep_origin(self, message: Message, origin: copies.Origin | None) -> None:
+        if origin is not None:
+            await copies.record(
+                message,
+                copies.TEAM,
+                origin.ids,
+                at=message.created_at,
+                chat=origin.chat,
+                via=origin.via,
+                data=origin.data,
+            )
 
     async def album_is_comment(self, dialog_id: int, album_key: str) -> bool:
         """One part of an album marked as a comment makes the whole album one."""
@@ -239,10 +270,12 @@ class ConversationService:
 
     async def note(self, dialog_id: int, author: Operator, text: str) -> Note:
         now = self.ctx.clock.now()
-        note = await Note.create(author=author, dialog_id=dialog_id, text=text, created_at=now)
-        await self.ctx.bus.publish(
-            NoteCreated(dialog_id=dialog_id, actor_id=author.id, at=now, note_id=note.id)
-        )
+        async with in_transaction():
+            note = await Note.create(author=author, dialog_id=dialog_id, text=text, created_at=now)
+            created = NoteCreated(dialog_id=dialog_id, actor_id=author.id, at=now, note_id=note.id)
+            # The note's private copy is queued with it.
+            events = await self.ctx.bus.changed([created])
+        await self.ctx.bus.publish_all(events)
         return note
 
     async def notes_of(self, author: Operator) -> list[Note]:

@@ -26,8 +26,7 @@ class DialogService:
         return await Dialog.select_for_update().get(id=dialog_id)
 
     async def _publish(self, events: Iterable[CoreEvent]) -> None:
-        for event in events:
-            await self.ctx.bus.publish(event)
+        await self.ctx.bus.publish_all(events)
 
     async def reopen_episode(
         self, dialog: Dialog, now: datetime, actor: Operator | None, actor_kind: ActorKind
@@ -132,6 +131,7 @@ class DialogService:
                 reason=reason,
                 snoozed_until=snoozed_until,
             )
+            events = await self.ctx.bus.changed(events)
         await self._publish(events)
         return dialog
 
@@ -171,8 +171,7 @@ class DialogService:
                 old=DialogStatus.SNOOZED.value,
                 new=DialogStatus.OPEN.value,
             )
-        await self.ctx.bus.publish(
-            StatusChanged(
+            woke = StatusChanged(
                 dialog_id=dialog_id,
                 at=now,
                 old=DialogStatus.SNOOZED.value,
@@ -180,7 +179,8 @@ class DialogService:
                 reason="snooze ended",
                 data={"action": Action.WAKE.value},
             )
-        )
+            events = await self.ctx.bus.changed([woke])
+        await self._publish(events)
         return True
 
     async def assign(
@@ -205,15 +205,15 @@ class DialogService:
                 old=old_id,
                 new=new_id,
             )
-        await self.ctx.bus.publish(
-            AssigneeChanged(
+            changed = AssigneeChanged(
                 dialog_id=dialog_id,
                 actor_id=actor.id if actor else None,
                 at=now,
                 old_assignee_id=old_id,
                 new_assignee_id=new_id,
             )
-        )
+            events = await self.ctx.bus.changed([changed])
+        await self._publish(events)
         return dialog, True
 
     async def tag(
@@ -228,12 +228,12 @@ class DialogService:
             for name in added:
                 tag, _ = await Tag.get_or_create(name=name)
                 await dialog.tags.add(tag)
+            events: list[CoreEvent] = []
             if added:
                 await eventlog.record("dialog.tag", at=now, dialog=dialog, actor=actor, tags=added)
-        if added:
-            await self.ctx.bus.publish(
-                TagsChanged(dialog_id=dialog_id, actor_id=_id(actor), at=now, added=added)
-            )
+                tagged = TagsChanged(dialog_id=dialog_id, actor_id=_id(actor), at=now, added=added)
+                events = await self.ctx.bus.changed([tagged])
+        await self._publish(events)
         return added
 
     async def untag(
@@ -247,14 +247,16 @@ class DialogService:
             for tag in tags:
                 await dialog.tags.remove(tag)
             removed = tuple(sorted(t.name for t in tags))
+            events: list[CoreEvent] = []
             if removed:
                 await eventlog.record(
                     "dialog.untag", at=now, dialog=dialog, actor=actor, tags=removed
                 )
-        if removed:
-            await self.ctx.bus.publish(
-                TagsChanged(dialog_id=dialog_id, actor_id=_id(actor), at=now, removed=removed)
-            )
+                untagged = TagsChanged(
+                    dialog_id=dialog_id, actor_id=_id(actor), at=now, removed=removed
+                )
+                events = await self.ctx.bus.changed([untagged])
+        await self._publish(events)
         return removed
 
 

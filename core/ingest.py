@@ -10,9 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import RawSQL, Subquery
 from tortoise.transactions import in_transaction
 
-from core import eventlog
+from core import copies, eventlog
+from core.channels import Participant
+from core.content import Content
 from core.context import CoreContext
 from core.dialogs import DialogService, current_episode
 from core.events import (
@@ -32,9 +35,10 @@ from core.models import (
     Episode,
     Message,
     MessageKind,
-    MessageRef,
     fit_key,
+    storable,
 )
+from core.models import Participant as DialogParticipant
 
 
 @dataclass(frozen=True)
@@ -53,14 +57,15 @@ class Inbound:
     chat_key: str
     external_id: str
     sender: Sender
-    text: str = ""
-    entities: list[dict[str, Any]] = field(default_factory=list)
-    attachments: list[dict[str, Any]] = field(default_factory=list)
+    content: Content = field(default_factory=Content)
     album_key: str | None = None
     reply_to_external_id: str | None = None
     subject: str = ""
     # For group conversations: the conversation's own name, not the sender's.
     chat_title: str | None = None
+    # Everyone else on the conversation (e-mail To/Cc, a client group's members), each
+    # stored as a participant of the dialog besides the sender.
+    participants: list[Participant] = field(default_factory=list)
 
 
 @dataclass
@@ -93,6 +98,9 @@ def fitted(inbound: Inbound) -> Inbound:
         album_key=key(Message, "album_key", inbound.album_key),
         reply_to_external_id=key(Message, "external_id", inbound.reply_to_external_id),
         sender=replace(inbound.sender, value=_key(Contact, "value", inbound.sender.value)),
+        participants=[
+            replace(p, value=_key(Contact, "value", p.value)) for p in inbound.participants
+        ],
     )
 
 
@@ -102,8 +110,44 @@ async def resolve_reply(dialog_id: int, external_id: str) -> Message | None:
     own = await Message.get_or_none(dialog_id=dialog_id, external_id=external_id)
     if own is not None:
         return own
-    ref = await MessageRef.get_or_none(dialog_id=dialog_id, external_id=external_id)
-    return await Message.get_or_none(id=ref.message_id) if ref else None  # type: ignore[attr-defined]
+    return await copies.find_in_dialog(dialog_id, external_id)
+
+
+_DISPLAY = Contact._meta.fields_map["display"].max_length  # type: ignore[attr-defined]
+
+
+def _current_episode() -> RawSQL:
+    """The id of the dialog's latest episode, as a column of a query of dialogs."""
+    episodes, dialogs = Episode._meta.db_table, Dialog._meta.db_table
+    return RawSQL(
+        f'(SELECT "id" FROM "{episodes}" WHERE "{episodes}"."dialog_id" = "{dialogs}"."id"'
+        ' ORDER BY "number" DESC LIMIT 1)'
+    )
+
+
+def _other_dialogs() -> RawSQL:
+    """How many other dialogs the dialog's client has, as a column of a query of dialogs."""
+    dialogs = Dialog._meta.db_table
+    return RawSQL(
+        f'(SELECT COUNT(*) FROM "{dialogs}" "other" WHERE "other"."client_id" ='
+        f' "{dialogs}"."client_id" AND "other"."id" <> "{dialogs}"."id")'
+    )
+
+
+def _known_sender(dialog: Dialog | None, inbound: Inbound) -> Contact | None:
+    """The sender's contact as `Ingest._dialog` found it, unchanged (None: not found)."""
+    contact_id = getattr(dialog, "sender_id", None)
+    if contact_id is None:
+        return None
+    contact = Contact(
+        id=contact_id,
+        client_id=dialog.sender_client_id,  # type: ignore[union-attr]
+        kind=inbound.sender.kind,
+        value=inbound.sender.value,
+        display=inbound.sender.display,
+    )
+    contact._saved_in_db = True
+    return contact
 
 
 class Ingest:
@@ -116,10 +160,10 @@ class Ingest:
         try:
             result, events = await self._store(inbound)
         except IntegrityError:
-            # Another ingest of the same client/dialog/message won the race: read its result.
-            result, events = await self._store(inbound)
-        for event in events:
-            await self.ctx.bus.publish(event)
+            # The message was stored before (a duplicate delivery: its unique id says so), or
+            # another ingest of the same client/dialog won the race: read its result.
+            result, events = await self._store(inbound, check=True)
+        await self.ctx.bus.publish_all(events)
         return result
 
     async def _contact(self, sender: Sender, now: datetime) -> Contact:
@@ -138,30 +182,76 @@ class Ingest:
             await contact.save(update_fields=["display"])
         return contact
 
-    async def _store(self, inbound: Inbound) -> tuple[IngestResult, list[CoreEvent]]:
+    async def _participants(
+        self, dialog: Dialog, sender: Contact, inbound: Inbound, created: bool, now: datetime
+    ) -> None:
+        """The sender and everyone the message names join the dialog's participants, once
+        each. The dialog's own client writing again with nobody else named costs nothing:
+        they joined when it began."""
+        own = sender.client_id == dialog.client_id  # type: ignore[attr-defined]
+        if not created and own and not inbound.participants:
+            return
+        rows = {
+            sender.id: DialogParticipant(dialog=dialog, contact=sender, role="from", created_at=now)
+        }
+        for person in inbound.participants:
+            kind = person.kind or inbound.sender.kind
+            contact = await self._contact(
+                Sender(kind, person.value, person.name, person.display), now
+            )
+            if contact.id not in rows:
+                rows[contact.id] = DialogParticipant(
+                    dialog=dialog, contact=contact, role=person.role, created_at=now
+                )
+        await DialogParticipant.bulk_create(list(rows.values()), ignore_conflicts=True)
+
+    async def _dialog(self, inbound: Inbound) -> Dialog | None:
+        """The dialog (locked), read with what storing a message in it needs: its current
+        episode, the sender's contact (its id and client; none when the contact is new or its
+        display name changed) and how many other dialogs its client has. One statement."""
+        sender = Contact.filter(kind=inbound.sender.kind, value=inbound.sender.value)
+        if inbound.sender.display:
+            # As the contact stores it (a long one cut to its column).
+            display = storable(inbound.sender.display)[:_DISPLAY]
+            sender = sender.filter(display=display)
+        return (
+            await Dialog.filter(channel_id=inbound.channel_id, chat_key=inbound.chat_key)
+            .select_for_update()
+            .annotate(
+                current_episode_id=_current_episode(),
+                other_dialogs=_other_dialogs(),
+                sender_id=Subquery(sender.values("id")),
+                sender_client_id=Subquery(sender.values("client_id")),
+            )
+            .first()
+        )
+
+    async def _store(
+        self, inbound: Inbound, *, check: bool = False
+    ) -> tuple[IngestResult, list[CoreEvent]]:
+        """`check`: look for the message first (a retry after the unique id refused it)."""
         now = self.ctx.clock.now()
         events: list[CoreEvent] = []
         async with in_transaction():
-            dialog = (
-                await Dialog.filter(channel_id=inbound.channel_id, chat_key=inbound.chat_key)
-                .select_for_update()
-                .first()
-            )
-            if dialog is not None:
+            dialog = await self._dialog(inbound)
+            if dialog is not None and check:
                 existing = await Message.get_or_none(
                     dialog_id=dialog.id, external_id=inbound.external_id
                 )
                 if existing is not None:
                     return IngestResult(dialog, existing, duplicate=True), []
-            contact = await self._contact(inbound.sender, now)
+            contact = _known_sender(dialog, inbound) or await self._contact(inbound.sender, now)
             result = IngestResult(dialog, None)  # type: ignore[arg-type]
+            episode_id: int | None
             if dialog is None:
                 dialog, episode = await self._new_dialog(inbound, contact, now)
                 result.dialog, result.created, result.new_episode = dialog, True, True
                 events.append(DialogCreated(dialog_id=dialog.id, at=now))
                 events.append(EpisodeStarted(dialog_id=dialog.id, episode_id=episode.id, at=now))
+                episode_id = episode.id
             else:
                 old = dialog.status
+                episode_id = getattr(dialog, "current_episode_id", None)
                 if old is not DialogStatus.OPEN:
                     changes = await self.dialogs.change_status(
                         dialog,
@@ -175,19 +265,21 @@ class Ingest:
                     result.reopened = old is DialogStatus.CLOSED
                     result.woke = old is DialogStatus.SNOOZED
                     result.new_episode = any(isinstance(e, EpisodeStarted) for e in changes)
-                episode = await current_episode(dialog)  # type: ignore[assignment]
+                    episode_id = None  # it may have begun a new one
+                if episode_id is None:
+                    latest = await current_episode(dialog)
+                    episode_id = latest.id if latest else None
+            await self._participants(dialog, contact, inbound, result.created, now)
             reply_to = None
             if inbound.reply_to_external_id:
                 reply_to = await resolve_reply(dialog.id, inbound.reply_to_external_id)
             message = await Message.create(
                 dialog=dialog,
-                episode=episode,
+                episode_id=episode_id,
                 kind=MessageKind.IN,
                 sender_contact=contact,
                 sender_name=inbound.sender.name,
-                text=inbound.text,
-                entities=inbound.entities,
-                attachments=inbound.attachments,
+                **inbound.content.to_json(),
                 album_key=inbound.album_key,
                 external_id=inbound.external_id,
                 reply_to=reply_to,
@@ -197,10 +289,24 @@ class Ingest:
             if dialog.waiting_since is None:
                 dialog.waiting_since = now
             # A client who writes can be written to again (they unblocked us).
+            reachable_again = dialog.unreachable
             dialog.unreachable = False
             await dialog.save(update_fields=["last_message_at", "waiting_since", "unreachable"])
             result.message = message
-        events.append(MessageCreated(dialog_id=dialog.id, at=now, message_id=message.id, kind="in"))
+            events.append(
+                MessageCreated(
+                    dialog_id=dialog.id,
+                    at=now,
+                    message_id=message.id,
+                    kind="in",
+                    data={"reachable_again": True} if reachable_again else {},
+                    message=message,
+                    dialog=dialog,
+                    other_dialogs=getattr(dialog, "other_dialogs", None),
+                )
+            )
+            # The side effects (the topic post, the card, the board) commit with the message.
+            events = await self.ctx.bus.changed(events)
         return result, events
 
     async def _new_dialog(
@@ -226,26 +332,38 @@ class Ingest:
         )
         return dialog, episode
 
+    async def edited(self, inbound: Inbound) -> Message | None:
+        """A client's edit as its connector parsed it (the whole message as it is now)."""
+        return await self.edit(
+            inbound.channel_id,
+            inbound.chat_key,
+            inbound.external_id,
+            inbound.content,
+        )
+
     async def edit(
-        self, channel_id: int, chat_key: str, external_id: str, text: str, entities: list
+        self, channel_id: int, chat_key: str, external_id: str, content: Content
     ) -> Message | None:
-        """A client edited a message: store the new text; None when we never had it."""
+        """A client edited a message: store its new text and formatting (its attachments stay
+        what arrived first); None when we never had it or nothing changed."""
         now = self.ctx.clock.now()
         message = await Message.get_or_none(
             dialog__channel_id=channel_id,
             dialog__chat_key=_key(Dialog, "chat_key", chat_key),
             external_id=_key(Message, "external_id", external_id),
         )
-        if message is None or (message.text == text and message.entities == entities):
+        spans = [span.to_json() for span in content.spans]
+        if message is None or (message.text == content.text and message.spans == spans):
             return None
-        message.text, message.entities, message.edited_at = text, entities, now
-        await message.save(update_fields=["text", "entities", "edited_at"])
-        await self.ctx.bus.publish(
-            MessageEdited(
-                dialog_id=message.dialog_id,  # type: ignore[attr-defined]
-                at=now,
-                message_id=message.id,
-                kind=message.kind.value,
-            )
+        message.text, message.spans, message.edited_at = content.text, spans, now
+        edited = MessageEdited(
+            dialog_id=message.dialog_id,  # type: ignore[attr-defined]
+            at=now,
+            message_id=message.id,
+            kind=message.kind.value,
         )
+        async with in_transaction():
+            await message.save(update_fields=["text", "spans", "edited_at"])
+            events = await self.ctx.bus.changed([edited])
+        await self.ctx.bus.publish_all(events)
         return message

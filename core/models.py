@@ -11,6 +11,7 @@ from tortoise import fields
 from tortoise.models import Model
 from tortoise.signals import Signals
 
+from core.content import Content, attachments_from_json, spans_from_json
 from core.lifecycle import DialogStatus
 
 
@@ -176,6 +177,25 @@ class Dialog(Model):
         unique_together = (("channel", "chat_key"),)
 
 
+class Participant(Model):
+    # Someone in a dialog's conversation, each a contact of a client: the client who wrote
+    # first, and in a client group or an e-mail thread the others on it (members, To/Cc).
+    # `role` is the one they had when first seen ("from", "to", "cc", "member").
+
+    id = fields.IntField(primary_key=True)
+    dialog: fields.ForeignKeyRelation[Dialog] = fields.ForeignKeyField(
+        "core.Dialog", related_name="participants", on_delete=fields.CASCADE
+    )
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "core.Contact", related_name="participations", on_delete=fields.CASCADE
+    )
+    role = fields.CharField(max_length=32, default="member")
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        unique_together = (("dialog", "contact"),)
+
+
 class Episode(Model):
     # A dialog's life from its start or re-opening to its close (an "обращение").
 
@@ -209,19 +229,19 @@ class Message(Model):
     )
     sender_name = fields.CharField(max_length=255, default="")
     text = fields.TextField(default="")
-    # Formatting as channel-neutral spans: [{"type": "bold", "offset": 0, "length": 3}, ...]
-    entities: list = fields.JSONField(default=list)
-    # [{"kind": "photo", "ref": "...", "file_name": ..., "mime_type": ..., "size": ...}]
+    # Formatting of `text` (core.content.Span as JSON, offsets in code points):
+    # [{"kind": "bold", "start": 0, "end": 3}, {"kind": "link", ..., "url": "https://…"}]
+    spans: list = fields.JSONField(default=list, db_default=[])
+    # core.content.Attachment as JSON: [{"kind": "photo", "name": ..., "mime": ..., "size": ...,
+    # "blob": ..., "sources": {"telegram:<bot id>": {"file_id": ...}}, "data": {...}}]
     attachments: list = fields.JSONField(default=list)
     album_key = fields.CharField(max_length=64, null=True)
-    # The message's id on its channel; (dialog, external_id) makes ingest idempotent.
+    # A client's message: its id on its channel; (dialog, external_id) makes ingest
+    # idempotent. Where our messages are outside eadesk is in MessageCopy.
     external_id = fields.CharField(max_length=255, null=True)
     reply_to: fields.ForeignKeyNullableRelation[Message] = fields.ForeignKeyField(
         "core.Message", related_name=False, null=True, on_delete=fields.SET_NULL
     )
-    # Channel-specific facts the core only keeps: where an operator's message came from,
-    # the ids the client's side gave it.
-    meta: dict = fields.JSONField(default=dict)
     created_at = fields.DatetimeField()
     edited_at = fields.DatetimeField(null=True)
     delivered_at = fields.DatetimeField(null=True)
@@ -230,24 +250,58 @@ class Message(Model):
     class Meta:
         unique_together = (("dialog", "external_id"),)
 
+    @property
+    def content(self) -> Content:
+        """What the message says, as the channel-neutral content."""
+        return Content(
+            text=self.text,
+            spans=spans_from_json(self.spans or []),
+            attachments=attachments_from_json(self.attachments or []),
+        )
 
-class MessageRef(Model):
-    # A message's external copies on its dialog's channel: what the client sees of an
-    # operator's reply has ids there (several for a long text or an album), and a client
-    # who replies to any of them names that id. Unique per dialog, as the channel's ids are
-    # only per conversation (Telegram numbers each chat's messages from 1).
+
+class CopySide(StrEnum):
+    # The client's side of a dialog (its channel's chat: the dialog names it) or the team's.
+    CLIENT = "client"
+    TEAM = "team"
+
+
+class MessageCopy(Model):
+    # A message as it appears in a chat outside eadesk, one row per id there, in order: an
+    # operator's reply in the client's chat (a long text's parts, an album's items), a
+    # client's message posted into the team's topic, an operator's own post in the topic.
+    # Several messages may share one id (texts coalesced into one post).
 
     id = fields.IntField(primary_key=True)
     message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
-        "core.Message", related_name="refs", on_delete=fields.CASCADE
+        "core.Message", related_name="copies", on_delete=fields.CASCADE
     )
     dialog: fields.ForeignKeyRelation[Dialog] = fields.ForeignKeyField(
         "core.Dialog", related_name=False, on_delete=fields.CASCADE
     )
+    side = fields.CharEnumField(CopySide, max_length=8)
+    # The team's chat on the team side; "" on the client side, where the dialog names it.
+    chat = fields.CharField(max_length=64, default="")
     external_id = fields.CharField(max_length=255)
+    # The order of the parts of one message in one chat, from 0.
+    position = fields.IntField(default=0)
+    # Who made it, in the form of an attachment's source ("telegram:<bot id>"): only that
+    # bot may edit it (or copy it). An operator's own post: the bot that saw it.
+    via = fields.CharField(max_length=64, default="")
+    # Facts for later: what the connector said about the client's copy for an edit (which
+    # ids hold the text, a caption or not), or that a post shows more than the message.
+    data: dict = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField()
 
     class Meta:
-        unique_together = (("dialog", "external_id"),)
+        unique_together = (("message", "side", "chat", "position"),)
+        indexes = (
+            # The messages a post shows (a team post may show several); a client-side id
+            # across a channel's dialogs joins the dialog from here (e-mail threading).
+            ("side", "chat", "external_id"),
+            # A client's reply names one of our copies in its dialog.
+            ("dialog_id", "side", "external_id"),
+        )
 
 
 class Note(Model):
@@ -269,11 +323,17 @@ class Template(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=64, unique=True)
     text = fields.TextField(default="")
+    # core.content.Attachment as JSON, as in Message.attachments.
     attachments: list = fields.JSONField(default=list)
     created_by: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
         "core.Operator", related_name=False, null=True, on_delete=fields.SET_NULL
     )
     created_at = fields.DatetimeField()
+
+    @property
+    def content(self) -> Content:
+        """The template as written (its {client} and {operator} not filled in)."""
+        return Content(text=self.text, attachments=attachments_from_json(self.attachments or []))
 
 
 class Task(Model):
@@ -356,7 +416,25 @@ class OutboxItem(Model):
     result: dict = fields.JSONField(default=dict)
 
     class Meta:
-        indexes = (("status", "priority", "not_before"),)
+        # The due rows in order, and the head of each lane (core.outbox.OutboxWorker.due).
+        indexes = (("status", "priority", "id"), ("lane", "status", "id"))
+
+
+class BlobSource(Model):
+    # Where a blob already is on a channel, so that it goes there once: the file_id a
+    # Telegram bot gave it ("telegram:<bot id>"); each bot has its own ids for one file.
+
+    id = fields.IntField(primary_key=True)
+    blob = fields.CharField(max_length=64)
+    source = fields.CharField(max_length=64)
+    ref: dict = fields.JSONField(default=dict)
+    # The channel's own name of the file, the same for every bot (Telegram's
+    # file_unique_id): finds the blob of a file that was downloaded before.
+    key = fields.CharField(max_length=128, null=True, db_index=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        unique_together = (("blob", "source"),)
 
 
 # ---- strings that fit their columns -----------------------------------------------------------
@@ -384,7 +462,7 @@ def storable(value: str) -> str:
 
 
 def storable_json(value: Any) -> Any:
-    """`storable` through a JSON value (an update's payload, entities, meta): PostgreSQL's
+    """`storable` through a JSON value (an update's payload, spans, a copy's data): PostgreSQL's
     jsonb refuses a NUL or a lone surrogate anywhere in it."""
     if isinstance(value, str):
         return storable(value)
@@ -425,8 +503,12 @@ async def fit_to_columns(
 ) -> None:
     """Before any save: every string cut to what its column holds, so no input (a 300-char
     name, a hostile title) makes a save fail. Keys that must stay distinct are fitted where
-    they are looked up (`fit_key`); this is the net for everything else."""
+    they are looked up (`fit_key`); this is the net for everything else. A save of some
+    fields (`update_fields`) fits those only: the others are not written."""
+    only = set(update_fields) if update_fields is not None else None
     for name, max_length in _text_fields(model):
+        if only is not None and name not in only:
+            continue
         value = getattr(instance, name, None)
         if not isinstance(value, str) or isinstance(value, Enum):
             continue
@@ -436,6 +518,8 @@ async def fit_to_columns(
         if fitted != value:
             setattr(instance, name, fitted)
     for name in _json_fields(model):
+        if only is not None and name not in only:
+            continue
         value = getattr(instance, name, None)
         if value is not None:
             setattr(instance, name, storable_json(value))

@@ -8,10 +8,20 @@ found `sending` when the worker starts was cut off by a crash or a stop while it
 under way: whether the other side got it is unknown, and the Telegram Bot API has no
 idempotency key to ask. Such a row is made again, at least once: it goes back to `pending`
 at the head of its lane, counted in `interrupted` and `attempts`, with `last_error` saying
-so. Handlers skip work whose result they had already stored (a topic post checks its
-ChatMessage mapping, a client reply its `delivered_at`), so only a row cut off between its
+so. Handlers skip work whose result they had already stored (a topic post checks the
+message's team copy, a client reply its `delivered_at`), so only a row cut off between its
 call and the commit of its result can show up twice — and every such row is counted in
 `interrupted`.
+
+Statements. The rows of a round are marked `sending` in one statement, before any of their
+calls. A row's outcome (sent, to retry, failed) is written as soon as its handler is done,
+together with the outcomes of the rows that finished at the same time (core.batching): one
+statement for them all, and still right after each answer, with nothing in between.
+
+Choosing. One query per round picks the due rows (see `due`): the head of every lane, most
+urgent first, and never a row whose budget is spent — such rows are left alone, neither read
+nor written, until their budget frees (`budget`, `uses`). Between rounds the worker sleeps
+until the next row falls due, a budget frees, or `enqueue` (or a committed change) signals.
 """
 
 from __future__ import annotations
@@ -19,12 +29,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any
 
+from tortoise.expressions import Q, RawSQL
+
+from core.batching import Batched
 from core.context import CoreContext
-from core.models import OutboxItem, OutboxStatus
+from core.events import CoreEvent
+from core.models import OutboxItem, OutboxStatus, fit_to_columns
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +47,8 @@ log = logging.getLogger(__name__)
 class Priority(IntEnum):
     CLIENT_REPLY = 10
     TOPIC_MESSAGE = 20
+    # An answer to a person who just acted (a command, a button): after the clients' messages.
+    ANSWER = 25
     TOPIC_CREATE = 30
     PRIVATE = 40
     COSMETIC = 90
@@ -84,49 +101,188 @@ async def enqueue(
     return item
 
 
+# What each outcome of a row changes.
+SENT = ("status", "done_at", "result")
+RETRIED = ("attempts", "last_error", "not_before", "status")
+GAVE_UP = ("status", "last_error", "done_at")
+
+
+async def _write_outcomes(outcomes: list[tuple[OutboxItem, tuple[str, ...]]]) -> None:
+    """Rows' outcomes: one statement for the rows with the same kind of outcome."""
+    alike: dict[tuple[str, ...], list[OutboxItem]] = {}
+    for item, fields in outcomes:
+        alike.setdefault(fields, []).append(item)
+    for fields, items in alike.items():
+        if len(items) == 1:
+            await items[0].save(update_fields=list(fields))
+            continue
+        for item in items:
+            # What a save does first (a bulk update sends no signals).
+            await fit_to_columns(OutboxItem, item, None, fields)
+        await OutboxItem.bulk_update(items, fields=list(fields))
+
+
 def backoff(attempts: int) -> float:
     return float(min(300, 2 ** min(attempts, 8)))
 
 
+def _lane_head() -> RawSQL:
+    """True for the row no other pending or sending row of its lane comes before. A `sending`
+    row (one in flight, or cut off and not yet recovered) holds its lane. Constants only."""
+    table = OutboxItem._meta.db_table
+    live = f"'{OutboxStatus.PENDING.value}', '{OutboxStatus.SENDING.value}'"
+    return RawSQL(
+        f"NOT EXISTS (SELECT 1 FROM {table} ahead WHERE ahead.lane = {table}.lane"
+        f" AND ahead.status IN ({live}) AND ahead.id < {table}.id)"
+    )
+
+
+@dataclass
+class Budget:
+    """A limit that rows of some kinds wait for: `wait()` = seconds until one more call fits
+    (0: now); `room()` = how many calls fit now (None: as many as are due)."""
+
+    wait: Callable[[], float]
+    room: Callable[[], int] | None = None
+
+
 class OutboxWorker:
-    def __init__(self, ctx: CoreContext, concurrency: int = 8, poll: float = 0.5) -> None:
+    def __init__(self, ctx: CoreContext, concurrency: int = 8, poll: float = 5.0) -> None:
         self.ctx = ctx
         self.handlers: dict[str, Handler] = {}
+        self.budgets: dict[str, Budget] = {}
+        # kind -> the budget its rows wait for
+        self.kinds: dict[str, str] = {}
         self.concurrency = concurrency
+        # The longest sleep between rounds (new rows, due rows and budgets wake it earlier).
         self.poll = poll
         self._task: asyncio.Task[None] | None = None
         # One round at a time: two rounds at once would take the same rows and send twice.
         self._round = asyncio.Lock()
+        # When each budget was last found spent: a row due before that waited for it.
+        self._spent_at: dict[str, datetime] = {}
+        self._waited: set[int] = set()
+        # Rows done at the same time: their outcomes go in one statement.
+        self._outcomes: Batched[tuple[OutboxItem, tuple[str, ...]]] = Batched(_write_outcomes)
+        # A committed change may have queued rows inside its transaction, where a wake-up
+        # would come too early to see them: every change wakes the worker after its commit.
+        ctx.bus.subscribe(CoreEvent, self._wake)
 
-    def handle(self, kind: str, handler: Handler) -> None:
+    async def _wake(self, event: CoreEvent) -> None:
+        self.ctx.outbox_signal.set()
+
+    def handle(self, kind: str, handler: Handler, *, budget: str | None = None) -> None:
         self.handlers[kind] = handler
+        if budget is not None:
+            self.uses(kind, budget)
+
+    def budget(
+        self, name: str, wait: Callable[[], float], room: Callable[[], int] | None = None
+    ) -> None:
+        """A budget rows may wait for; see `uses`."""
+        self.budgets[name] = Budget(wait, room)
+
+    def uses(self, kind: str, budget: str) -> None:
+        """Rows of `kind` wait for `budget`: while it is spent they are left alone."""
+        self.kinds[kind] = budget
+
+    def spent(self) -> dict[str, float]:
+        """The budgets spent now, with the seconds until each frees."""
+        waits = {name: budget.wait() for name, budget in self.budgets.items()}
+        return {name: wait for name, wait in waits.items() if wait > 0}
+
+    def ready_kinds(self, spent: dict[str, float]) -> list[str]:
+        """The kinds this worker can do now: handled, and their budget not spent."""
+        return [kind for kind in self.handlers if self.kinds.get(kind) not in spent]
+
+    def waited_for_budget(self, item: OutboxItem) -> bool:
+        """The row (now being handled) was due while its budget was spent."""
+        return item.id in self._waited
+
+    def _heads(self, kinds: list[str]) -> Any:
+        return (
+            OutboxItem.filter(status=OutboxStatus.PENDING, kind__in=kinds)
+            .annotate(head=_lane_head())
+            .filter(Q(lane="") | Q(head=True))
+        )
 
     async def due(self, now: datetime, limit: int) -> list[OutboxItem]:
-        """The first pending row of each lane, most urgent first. A `sending` row (one cut
-        off and not yet recovered) still holds its lane."""
+        """One query: the head row of every lane (rows with no lane are heads of their own)
+        when it is pending, due, and its budget not spent — most urgent first, at most
+        `limit`, and no more of a budget than fits into it now."""
+        spent = self.spent()
+        for name in spent:
+            self._spent_at[name] = now
+        kinds = self.ready_kinds(spent)
+        if not kinds:
+            return []
         rows = (
-            await OutboxItem.filter(status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING])
-            .order_by("id")
-            .limit(1000)
+            await self._heads(kinds)
+            .filter(not_before__lte=now)
+            .order_by("priority", "id")
+            .limit(limit)
         )
-        seen: set[str] = set()
         picked: list[OutboxItem] = []
+        rooms: dict[str, int | None] = {}
+        waited: set[int] = set()
         for row in rows:
-            blocked = row.lane and row.lane in seen
-            if row.lane:
-                seen.add(row.lane)
-            if blocked or row.status is not OutboxStatus.PENDING or row.not_before > now:
-                continue
+            of = self.kinds.get(row.kind)
+            budget = self.budgets.get(of) if of else None
+            if of and budget:
+                if of not in rooms:
+                    rooms[of] = budget.room() if budget.room else None
+                room = rooms[of]
+                if room is not None:
+                    if room <= 0:
+                        continue  # more than fits now: next round
+                    rooms[of] = room - 1
+                spent_at = self._spent_at.get(of)
+                if spent_at is not None and spent_at >= row.not_before:
+                    waited.add(row.id)
             picked.append(row)
-        picked.sort(key=lambda r: (r.priority, r.id))
-        return picked[:limit]
+        self._waited = waited
+        return picked
+
+    async def next_due(self, now: datetime) -> float | None:
+        """Seconds until the next row falls due (the heads whose budget is not spent)."""
+        kinds = self.ready_kinds(self.spent())
+        if not kinds:
+            return None
+        first = await self._heads(kinds).order_by("not_before").first()
+        if first is None:
+            return None
+        return max(0.0, (first.not_before - now).total_seconds())
 
     async def run_once(self) -> int:
         async with self._round:
             items = await self.due(self.ctx.wall.now(), self.concurrency)
-            if items:
-                await asyncio.gather(*(self._process(item) for item in items))
+            taken = await self._take(items)
+            if taken:
+                await asyncio.gather(*(self._process(item) for item in taken))
             return len(items)
+
+    async def _take(self, items: list[OutboxItem]) -> list[OutboxItem]:
+        """The round's rows marked `sending` (committed before any call), in one statement;
+        a row replaced meanwhile by a newer one with its merge key is left out."""
+        items = [item for item in items if item.kind in self.handlers]
+        if not items:
+            return []
+        started = self.ctx.wall.now()
+        ids = [item.id for item in items]
+        taken = await OutboxItem.filter(id__in=ids, status=OutboxStatus.PENDING).update(
+            status=OutboxStatus.SENDING, started_at=started
+        )
+        if taken < len(ids):
+            # Under the round lock every `sending` row of these is one this round took.
+            mine = set(
+                await OutboxItem.filter(id__in=ids, status=OutboxStatus.SENDING).values_list(
+                    "id", flat=True
+                )
+            )
+            items = [item for item in items if item.id in mine]
+        for item in items:
+            item.status, item.started_at = OutboxStatus.SENDING, started
+        return items
 
     async def recover(self) -> int:
         """Rows a crash or a stop cut off mid-call go out again (at least once); their count.
@@ -157,18 +313,9 @@ class OutboxWorker:
             return len(rows)
 
     async def _process(self, item: OutboxItem) -> None:
-        handler = self.handlers.get(item.kind)
+        """One row taken (`sending`, committed): its handler, then its outcome written."""
+        handler = self.handlers[item.kind]
         now = self.ctx.wall.now
-        if handler is None:
-            return
-        # Committed before the call: a crash from here on leaves the row `sending`.
-        started = now()
-        taken = await OutboxItem.filter(id=item.id, status=OutboxStatus.PENDING).update(
-            status=OutboxStatus.SENDING, started_at=started
-        )
-        if not taken:
-            return  # replaced by a newer row with its merge key meanwhile
-        item.status, item.started_at = OutboxStatus.SENDING, started
         try:
             result = await handler(item)
         except RetryLater as exc:
@@ -182,11 +329,11 @@ class OutboxWorker:
             item.status = OutboxStatus.PENDING
             if item.attempts >= MAX_ATTEMPTS:
                 item.status = OutboxStatus.FAILED
-            await item.save(update_fields=["attempts", "last_error", "not_before", "status"])
+            await self._outcomes.add((item, RETRIED))
             return
         except GiveUp as exc:
             item.status, item.last_error, item.done_at = OutboxStatus.FAILED, str(exc), now()
-            await item.save(update_fields=["status", "last_error", "done_at"])
+            await self._outcomes.add((item, GAVE_UP))
             return
         except Exception as exc:
             log.exception("outbox %s #%s failed", item.kind, item.id)
@@ -196,10 +343,10 @@ class OutboxWorker:
             item.status = OutboxStatus.PENDING
             if item.attempts >= MAX_ATTEMPTS:
                 item.status = OutboxStatus.FAILED
-            await item.save(update_fields=["attempts", "last_error", "not_before", "status"])
+            await self._outcomes.add((item, RETRIED))
             return
         item.status, item.done_at, item.result = OutboxStatus.SENT, now(), result or {}
-        await item.save(update_fields=["status", "done_at", "result"])
+        await self._outcomes.add((item, SENT))
 
     async def drain(self, rounds: int = 100) -> None:
         """Process until nothing is due (tests)."""
@@ -218,7 +365,20 @@ class OutboxWorker:
                     continue
             except Exception:
                 log.exception("outbox loop")
-            await self.ctx.outbox_signal.wait_at_most(self.poll)
+            await self.ctx.outbox_signal.wait_at_most(await self.pause())
+
+    async def pause(self) -> float:
+        """How long to sleep: until the next row falls due or a spent budget frees (new rows
+        signal); `poll` at most."""
+        waits = [self.poll, *self.spent().values()]
+        try:
+            until = await self.next_due(self.ctx.wall.now())
+        except Exception:
+            log.exception("outbox: next due row")
+            until = None
+        if until is not None:
+            waits.append(until)
+        return max(0.05, min(waits))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="outbox")

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from core.adapt import BlobFetchers
+from core.channels import ConnectorRegistry
 from core.clock import Clock
-from core.connector import ConnectorRegistry
 from core.context import CoreContext
 from core.conversation import ConversationService
 from core.delivery import ClientDelivery
 from core.dialogs import DialogService
 from core.events import EventBus
+from core.health import Health
+from core.inbox import CoreSink, Inbox
 from core.ingest import Ingest
 from core.outbox import OutboxWorker
 from core.sweeps import wake_due_snoozes
 from core.ticker import Ticker
+
+if TYPE_CHECKING:
+    from core.blobs import BlobStore
 
 
 class Core:
@@ -22,8 +30,15 @@ class Core:
         self.ingest = Ingest(self.ctx, self.dialogs)
         self.conversation = ConversationService(self.ctx)
         self.connectors = ConnectorRegistry()
+        # Every inbound event is stored here before its transport is told it arrived.
+        self.inbox = Inbox(self.ctx.clock)
+        # The links to the outside, as connectors (and the front end) report them.
+        self.health = Health(self.ctx.clock)
         self.outbox = OutboxWorker(self.ctx)
-        ClientDelivery(self.ctx, self.connectors).install(self.outbox)
+        # Who can fetch a file's bytes for a channel that needs them, by source prefix (the
+        # front end registers Telegram's: the core knows no Telegram).
+        self.fetchers = BlobFetchers()
+        ClientDelivery(self.ctx, self.connectors, self.fetchers).install(self.outbox)
         self.ticker = Ticker(tick_seconds)
         self.ticker.every_tick("snoozes", self.wake_due_snoozes)
 
@@ -34,6 +49,10 @@ class Core:
     @property
     def clock(self) -> Clock:
         return self.ctx.clock
+
+    def sink(self, channel_id: int, blobs: BlobStore | None = None) -> CoreSink:
+        """What the connector of the channel `channel_id` is handed at start."""
+        return CoreSink(channel_id, self.ingest, self.inbox, self.health, blobs)
 
     async def wake_due_snoozes(self) -> int:
         return await wake_due_snoozes(self.ctx, self.dialogs)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Sequence
 
+from core.content import Attachment
 from core.context import CoreContext
 from core.models import Operator, Template
 
@@ -41,9 +42,10 @@ class TemplateService:
         name: str,
         text: str,
         author: Operator | None,
-        attachments: list[dict[str, Any]] | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> tuple[Template, bool]:
         """Create or replace; True when it is new."""
+        stored = [a.to_json() for a in attachments]
         name = normalize_name(name)
         if not NAME.match(name):
             raise TemplateError("template.bad_name")
@@ -51,13 +53,13 @@ class TemplateService:
             raise TemplateError("template.empty")
         existing = await Template.get_or_none(name=name)
         if existing is not None:
-            existing.text, existing.attachments = text, attachments or []
+            existing.text, existing.attachments = text, stored
             await existing.save(update_fields=["text", "attachments"])
             return existing, False
         template = await Template.create(
             name=name,
             text=text,
-            attachments=attachments or [],
+            attachments=stored,
             created_by=author,
             created_at=self.ctx.clock.now(),
         )

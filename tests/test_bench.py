@@ -12,7 +12,8 @@ async def test_delivery_smoke() -> None:
     for name in ROW_NAMES:
         assert name in table, name
     assert "client messages per second" in table
-    assert "CPU seconds per 1000 messages" in table
+    assert "SQL statements per client message" in table
+    assert "CPU ms per client message" in table
     assert result.accepted == 6
     assert result.visible == 6
     assert result.lost == 0

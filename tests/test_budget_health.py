@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.health import ALERT_AFTER, Health
-from bot.team.budget import GroupBudget
 from core.clock import FrozenClock
+from core.health import ALERT_AFTER, Health
+from tgapi.limits import GroupBudget
 
 
 class Monotonic:

@@ -14,8 +14,8 @@ from aiogram.types import InputMediaPhoto
 
 from bot.ratelimit import GroupCallLog, recent_group_calls
 from bot.storage import GroupCall
-from bot.team.budget import GroupBudget
 from core.clock import FrozenClock
+from tgapi.limits import GroupBudget
 
 GROUP = -1001234567890
 BOT = Bot("4242:secret")

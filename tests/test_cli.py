@@ -81,6 +81,7 @@ def test_help_lists_commands_and_every_variable(tmp_path: Path) -> None:
     for name in Settings.model_fields:
         assert name in result.stdout
     assert "REOPEN_WINDOW_EMAIL = 120h" in result.stdout
+    assert "FILE_SIZE_LIMIT = 50MB" in result.stdout
     assert "TELEGRAM_API_URL = https://api.telegram.org" in result.stdout
     assert "BOT_TOKEN (required)" in result.stdout
 

@@ -5,8 +5,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import (
+    SIZE_SETTINGS,
+    ConfigError,
+    Settings,
+    load_settings,
+    variables,
+)
+from connectors import registry
+from connectors.telegram.settings import CHANNEL as TELEGRAM_CLIENT
 from core.durations import format_duration
+from core.sizes import parse_size
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
@@ -17,9 +26,17 @@ CHAT_ID = -1001234567890
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     # A developer's shell may set LANGUAGE or LOG_LEVEL for other programs.
-    for name in Settings.model_fields:
+    for name in variables():
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
+
+
+def every_field() -> list:
+    """Each variable with its field: the team's, then each channel's (by its prefix)."""
+    fields = list(Settings.model_fields.items())
+    for spec in registry.CHANNELS:
+        fields += [(spec.prefix + name, f) for name, f in spec.settings.model_fields.items()]
+    return fields
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, **values: str) -> Settings:
@@ -49,9 +66,8 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert format_duration(settings.REOPEN_WINDOW_EMAIL) == "120h"
     assert settings.manager_ids == frozenset()
     assert settings.manager_usernames == frozenset()
-    assert settings.TELEGRAM_CLIENT_BOT_TOKENS == []
+    assert settings.channel(TELEGRAM_CLIENT).BOT_TOKENS == []
     assert settings.RELAY_BOT_TOKENS == []
-    assert settings.client_bot_tokens == [TOKEN]
     assert settings.GROUP_MESSAGES_PER_MINUTE == 20
     assert settings.HTTP_HOST == "127.0.0.1"
     assert settings.HTTP_PORT == 8080
@@ -111,6 +127,19 @@ def test_database_urls_accepted(monkeypatch: pytest.MonkeyPatch, url: str) -> No
     assert configure(monkeypatch, DATABASE_URL=url).model_dump()["DATABASE_URL"] == url
 
 
+def test_file_storage_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = configure(monkeypatch)
+    assert (settings.BLOBS_DIR, settings.FILE_SIZE_LIMIT) == ("data/blobs", 50 * 1024 * 1024)
+    settings = configure(monkeypatch, BLOBS_DIR=" /srv/eadesk/files ", FILE_SIZE_LIMIT="20 MB")
+    assert (settings.BLOBS_DIR, settings.FILE_SIZE_LIMIT) == ("/srv/eadesk/files", 20 * 1024**2)
+    assert problems_for(monkeypatch, FILE_SIZE_LIMIT="huge") == [
+        "FILE_SIZE_LIMIT='huge' is not a size: use a number with KB, MB or GB, like 50MB"
+    ]
+    assert problems_for(monkeypatch, FILE_SIZE_LIMIT="0MB") == [
+        "FILE_SIZE_LIMIT='0MB' is zero: use a positive number with KB, MB or GB, like 50MB"
+    ]
+
+
 def test_reopen_windows_per_channel_kind(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = configure(monkeypatch, REOPEN_WINDOW_MESSENGER="24h", REOPEN_WINDOW_EMAIL="3d")
     assert settings.reopen_windows() == {
@@ -140,8 +169,7 @@ def test_token_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> Non
         TELEGRAM_CLIENT_BOT_TOKENS="111:aaa, 222:bbb,,111:aaa",
         RELAY_BOT_TOKENS="333:ccc 444:ddd",
     )
-    assert settings.TELEGRAM_CLIENT_BOT_TOKENS == ["111:aaa", "222:bbb"]
-    assert settings.client_bot_tokens == ["111:aaa", "222:bbb"]
+    assert settings.channel(TELEGRAM_CLIENT).BOT_TOKENS == ["111:aaa", "222:bbb"]
     assert settings.RELAY_BOT_TOKENS == ["333:ccc", "444:ddd"]
 
 
@@ -273,14 +301,16 @@ def test_the_token_stays_out_of_repr(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_env_example_documents_every_variable_with_its_default() -> None:
     text = (ROOT / ".env.example").read_text(encoding="utf-8")
     assigned = dict(re.findall(r"^([A-Z_]+)=(.*)$", text, flags=re.MULTILINE))
-    assert list(assigned) == list(Settings.model_fields)
-    for name, field in Settings.model_fields.items():
+    assert list(assigned) == variables()
+    for name, field in every_field():
         if field.is_required():
             assert assigned[name] == "", f"{name} must be left for the user to fill"
             continue
         default = field.get_default(call_default_factory=True)
         if isinstance(default, timedelta):
             assert assigned[name] == format_duration(default), name
+        elif name in SIZE_SETTINGS:
+            assert parse_size(assigned[name]) == default, name
         elif default in ([], ""):
             assert assigned[name] == "", name
         else:
@@ -301,4 +331,4 @@ def test_env_example_loads_once_the_required_values_are_filled(
 def test_readme_table_lists_every_variable() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| `([A-Z_]+)` \|", text, flags=re.MULTILINE)
-    assert rows == list(Settings.model_fields)
+    assert rows == variables()

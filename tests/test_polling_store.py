@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 
-from bot.polling import DurablePoller
 from core.clock import FrozenClock
 from core.models import InboxItem
+from tgapi.polling import DurablePoller
 
 
 async def test_an_update_with_text_no_database_holds_is_stored(db, clock: FrozenClock):

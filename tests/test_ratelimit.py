@@ -19,7 +19,7 @@ from aiogram.methods import (
 )
 from aiogram.types import InputMediaPhoto
 
-from bot.ratelimit import BOT_CALLS_PER_SECOND, BotRateLimit, SlidingWindow, counted
+from tgapi.limits import BOT_CALLS_PER_SECOND, BotRateLimit, SlidingWindow, counted
 
 
 class FakeTime:

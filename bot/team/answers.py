@@ -13,14 +13,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from aiogram.exceptions import (
-    AiogramError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
+from aiogram.exceptions import AiogramError
 
-from connectors.telegram.texts import TEXT_LIMIT, utf16_len
+from core.channels import TemporaryFailure
+from tgapi.errors import translate
+from tgapi.text import TEXT_LIMIT, split, utf16_len
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,33 +32,22 @@ async def quietly(request: Callable[[], Awaitable[T]], what: str = "answer") -> 
     for attempt in (1, 2):
         try:
             return await request()
-        except TelegramRetryAfter as exc:
-            if attempt == 2 or exc.retry_after > MAX_INLINE_WAIT:
-                log.warning("%s dropped: %s", what, exc.message)
-                return None
-            await asyncio.sleep(exc.retry_after)
-        except (TelegramServerError, TelegramNetworkError, TimeoutError) as exc:
-            if attempt == 2:
+        except Exception as exc:
+            failure = translate(exc)
+            if failure is None and not isinstance(exc, AiogramError):
+                raise  # no trouble with Telegram: a bug, the database
+            wait = failure.retry_after or 0.5 if isinstance(failure, TemporaryFailure) else None
+            if attempt == 2 or wait is None or wait > MAX_INLINE_WAIT:
                 log.warning("%s dropped: %s", what, exc)
                 return None
-            await asyncio.sleep(0.5)
-        except AiogramError as exc:
-            log.warning("%s dropped: %s", what, exc)
-            return None
+            await asyncio.sleep(wait)
     return None
 
 
 def shorten(text: str, limit: int = TEXT_LIMIT) -> str:
-    """`text` cut at a line break (or anywhere) so that it fits one Telegram message."""
+    """`text` cut at a line break (or a word, or anywhere) so that it fits one Telegram
+    message."""
     if utf16_len(text) <= limit:
         return text
-    room, units, end = limit - utf16_len(MORE), 0, 0
-    for end, char in enumerate(text):  # noqa: B007
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > room:
-            break
-    cut = text[:end]
-    line = cut.rfind("\n")
-    if line > len(cut) // 2:
-        cut = cut[:line]
-    return cut.rstrip() + MORE
+    parts = split(text, (), limit - utf16_len(MORE))
+    return (parts[0][0].rstrip() if parts else "") + MORE

@@ -5,22 +5,25 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.exceptions import TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
+from bot.callbacks import AssignData, AssignMenuData
 from bot.i18n import pick_language, t
 from bot.storage import TopicLink
-from bot.team.button_data import dialog_from, fields, row_id
-from bot.team.calls import call
+from bot.team.answers import quietly
 from bot.team.context import Team, group_router
+from bot.team.group_answers import queue_answer, queue_edit, thread_of
 from bot.team.links import topic_url
 from bot.team.roles import remember_operator
+from core.content import Content
 from core.events import AssigneeChanged, MessageCreated, StatusChanged
 from core.models import Dialog, MessageKind, Operator, OutboxItem, OutboxStatus
 from core.models import Message as CoreMessage
 from core.outbox import GiveUp, Priority, RetryLater, enqueue
+from tgapi.errors import call
 
 PRIVATE_ASSIGNED = "private.assigned"
 PRIVATE_ACTIVITY = "private.activity"
@@ -46,12 +49,20 @@ def operators_keyboard(
     dialog_id: int, operators: list[Operator], lang: str
 ) -> InlineKeyboardMarkup:
     buttons = [
-        InlineKeyboardButton(text=op.name[:32], callback_data=f"asg:{dialog_id}:{op.id}")
+        InlineKeyboardButton(
+            text=op.name[:32],
+            callback_data=AssignData(dialog_id=dialog_id, operator_id=op.id).pack(),
+        )
         for op in operators[:MAX_BUTTONS]
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     rows.append(
-        [InlineKeyboardButton(text=t("assign.nobody", lang), callback_data=f"asg:{dialog_id}:0")]
+        [
+            InlineKeyboardButton(
+                text=t("assign.nobody", lang),
+                callback_data=AssignData(dialog_id=dialog_id, operator_id=0).pack(),
+            )
+        ]
     )
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -79,12 +90,9 @@ def assign_router(team: Team) -> Router:
     router = group_router("team-assign", team)
     core = team.core
 
-    async def topic_dialog(message: Message, lang: str) -> Dialog | None:
-        dialog = await team.dialog_of(message)
-        if dialog is None:
-            key = "error.not_dialog" if message.is_topic_message else "error.topic_only"
-            await team.say(message, t(key, lang))
-        return dialog
+    async def no_dialog(message: Message, lang: str) -> None:
+        key = "error.not_dialog" if message.is_topic_message else "error.topic_only"
+        await team.say(message, t(key, lang))
 
     async def assign(
         message: Message, dialog: Dialog, who: Operator | None, actor: Operator, lang: str
@@ -104,10 +112,14 @@ def assign_router(team: Team) -> Router:
 
     @router.message(Command("assign"))
     async def assign_command(
-        message: Message, command: CommandObject, operator: Operator, lang: str
+        message: Message,
+        command: CommandObject,
+        operator: Operator,
+        lang: str,
+        dialog: Dialog | None,
     ) -> None:
-        dialog = await topic_dialog(message, lang)
         if dialog is None:
+            await no_dialog(message, lang)
             return
         mention = (command.args or "").strip()
         if mention:
@@ -137,27 +149,35 @@ def assign_router(team: Team) -> Router:
         )
 
     @router.message(Command("take"))
-    async def take(message: Message, operator: Operator, lang: str) -> None:
-        dialog = await topic_dialog(message, lang)
-        if dialog is not None:
-            await assign(message, dialog, operator, operator, lang)
+    async def take(message: Message, operator: Operator, lang: str, dialog: Dialog | None) -> None:
+        if dialog is None:
+            await no_dialog(message, lang)
+            return
+        await assign(message, dialog, operator, operator, lang)
 
     @router.message(Command("unassign"))
-    async def unassign(message: Message, operator: Operator, lang: str) -> None:
-        dialog = await topic_dialog(message, lang)
-        if dialog is not None:
-            await assign(message, dialog, None, operator, lang)
+    async def unassign(
+        message: Message, operator: Operator, lang: str, dialog: Dialog | None
+    ) -> None:
+        if dialog is None:
+            await no_dialog(message, lang)
+            return
+        await assign(message, dialog, None, operator, lang)
 
-    @router.callback_query(F.data.startswith("asg:"))
-    async def assign_button(query: CallbackQuery, operator: Operator, lang: str) -> None:
-        _, raw_dialog, raw_operator = fields(query.data, 3)
-        dialog = await dialog_from(raw_dialog)
-        if dialog is None or (raw_operator != "0" and row_id(raw_operator) is None):
+    @router.callback_query(AssignData.filter())
+    async def assign_button(
+        query: CallbackQuery,
+        callback_data: AssignData,
+        dialog: Dialog | None,
+        operator: Operator,
+        lang: str,
+    ) -> None:
+        if dialog is None:
             await query.answer(t("error.not_dialog", lang), show_alert=True)
             return
         who = None
-        if raw_operator != "0":
-            who = await Operator.get_or_none(id=row_id(raw_operator))
+        if callback_data.operator_id:
+            who = await Operator.get_or_none(id=callback_data.operator_id)
             # An old keyboard may offer someone who has left since.
             problem = (
                 await not_assignable(team, who)
@@ -165,7 +185,7 @@ def assign_router(team: Team) -> Router:
                 else "assign.not_member"
             )
             if problem:
-                name = who.name if who else raw_operator
+                name = who.name if who else str(callback_data.operator_id)
                 await query.answer(t(problem, lang, name=name), show_alert=True)
                 return
         await core.dialogs.assign(dialog.id, who, operator)
@@ -174,24 +194,25 @@ def assign_router(team: Team) -> Router:
             if who
             else t("assign.removed", lang, name=operator.name)
         )
+        await quietly(lambda: query.answer(text))
         if isinstance(query.message, Message):
             # The keyboard becomes the confirmation: an edit, not a new post.
-            await team.spend()
-            await query.message.edit_text(text)
-        await query.answer(text)
+            await queue_edit(core.ctx, query.message, text)
 
-    @router.callback_query(F.data.startswith("asgm:"))
-    async def assign_menu(query: CallbackQuery, lang: str) -> None:
-        dialog = await dialog_from(fields(query.data, 2)[1])
+    @router.callback_query(AssignMenuData.filter())
+    async def assign_menu(query: CallbackQuery, dialog: Dialog | None, lang: str) -> None:
         if dialog is None or not isinstance(query.message, Message):
             await query.answer(t("error.not_dialog", lang), show_alert=True)
             return
-        await team.spend()
-        await query.message.answer(
-            t("assign.choose", lang),
+        # Answered at once; the keyboard goes into the topic as the budget allows.
+        await quietly(lambda: query.answer())
+        await queue_answer(
+            core.ctx,
+            query.message.chat.id,
+            Content(t("assign.choose", lang)),
+            thread_id=thread_of(query.message),
             reply_markup=operators_keyboard(dialog.id, await team_operators(), lang),
         )
-        await query.answer()
 
     return router
 
@@ -206,9 +227,10 @@ class AssigneeNotices:
     def install(self) -> None:
         self.core.outbox.handle(PRIVATE_ASSIGNED, self.send_assigned)
         self.core.outbox.handle(PRIVATE_ACTIVITY, self.send_activity)
-        self.core.bus.subscribe(AssigneeChanged, self.on_assigned)
-        self.core.bus.subscribe(MessageCreated, self.on_message)
-        self.core.bus.subscribe(StatusChanged, self.on_status)
+        # Durable: the notices are queued in the transaction of the change.
+        self.core.bus.on_change(AssigneeChanged, self.on_assigned)
+        self.core.bus.on_change(MessageCreated, self.on_message)
+        self.core.bus.on_change(StatusChanged, self.on_status)
 
     async def on_assigned(self, event: AssigneeChanged) -> None:
         # Taking a dialog yourself needs no notice.
@@ -227,17 +249,28 @@ class AssigneeNotices:
 
     async def on_message(self, event: MessageCreated) -> None:
         if event.kind == MessageKind.IN.value and event.dialog_id:
-            await self.batch(event.dialog_id, woke=False, first_message_id=event.message_id)
+            await self.batch(
+                event.dialog_id,
+                woke=False,
+                first_message_id=event.message_id,
+                dialog=event.dialog,
+            )
 
     async def on_status(self, event: StatusChanged) -> None:
         if event.dialog_id and event.data.get("action") == "wake":
             await self.batch(event.dialog_id, woke=True)
 
     async def batch(
-        self, dialog_id: int, *, woke: bool, first_message_id: int | None = None
+        self,
+        dialog_id: int,
+        *,
+        woke: bool,
+        first_message_id: int | None = None,
+        dialog: Dialog | None = None,
     ) -> None:
-        """One notice per burst: the first event queues it with a delay, later ones join it."""
-        dialog = await Dialog.get(id=dialog_id)
+        """One notice per burst: the first event queues it with a delay, later ones join it.
+        `dialog`: as the change left it (else read)."""
+        dialog = dialog or await Dialog.get(id=dialog_id)
         assignee_id = dialog.assignee_id  # type: ignore[attr-defined]
         if assignee_id is None:
             return
@@ -283,8 +316,10 @@ class AssigneeNotices:
         except TelegramForbiddenError:
             operator.can_message = False
             await operator.save(update_fields=["can_message"])
-            if await self.team.desk.first_time(f"start-bot-assign:{operator.id}"):
-                await self.team.desk.notice(dialog_id, "assign.start_bot", name=operator.name)
+            if await self.team.desk.gateway.first_time(f"start-bot-assign:{operator.id}"):
+                await self.team.desk.notices.notice(
+                    dialog_id, "assign.start_bot", name=operator.name
+                )
             raise GiveUp("operator has not started the bot") from None
 
     async def send_assigned(self, item: OutboxItem) -> None:

@@ -10,10 +10,10 @@ import logging
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 
-from bot.team.calls import call
 from core.context import CoreContext
 from core.models import OutboxItem
 from core.outbox import Handler, Priority, RetryLater, enqueue
+from tgapi.errors import MessageGone, call, translate
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def deleter(bot: Bot) -> Handler:
         try:
             await call(bot.delete_message(chat_id, message_id))
         except TelegramBadRequest as exc:
-            if "not found" in exc.message:
+            if isinstance(translate(exc), MessageGone):
                 return  # gone already
             # "message can't be deleted": rights may be given back; the outbox backs off.
             log.warning("message %s not deleted yet: %s", message_id, exc.message)

@@ -11,19 +11,15 @@ from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import Message, ReactionTypeEmoji, TelegramObject, User
 
+from bot.group.desk import Desk
 from bot.i18n import pick_language
-from bot.storage import TopicLink
 from bot.team.answers import quietly
-from bot.team.desk import Desk
+from bot.team.group_answers import queue_reply
 from bot.team.membership import Membership
 from bot.team.roles import remember_operator
-from connectors.telegram.texts import split_text
 from core.clock import Clock
-from core.models import Dialog
 from core.service import Core
-
-# An answer waits at most about this many seconds for the budget, then goes anyway.
-MAX_BUDGET_WAITS = 30
+from tgapi.text import split
 
 Middleware = Callable[
     [Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]], TelegramObject, dict[str, Any]],
@@ -58,23 +54,11 @@ class Team:
             return True
         return await self.membership.is_admin(user.id)
 
-    async def dialog_of(self, message: Message) -> Dialog | None:
-        if not message.is_topic_message or not message.message_thread_id:
-            return None
-        link = await TopicLink.get_or_none(
-            chat_id=self.chat_id, thread_id=message.message_thread_id
-        )
-        return await Dialog.get(id=link.dialog_id) if link else None  # type: ignore[attr-defined]
-
-    async def spend(self) -> None:
-        """Wait for one call of the group's budget: an answer to a person must go out."""
-        await self.desk.spend_waiting(MAX_BUDGET_WAITS)
-
     async def confirm(self, message: Message, text: str, mark: str = "👌") -> None:
         """A done command: a line that says who did what — or, while the group's budget is
         busy, a reaction on the command (it costs no group message; the title and the card
         show the new state anyway)."""
-        if message.chat.id == self.chat_id and self.desk.busy():
+        if message.chat.id == self.chat_id and self.desk.gateway.busy():
             try:
                 await self.bot.set_message_reaction(
                     message.chat.id, message.message_id, [ReactionTypeEmoji(emoji=mark)]
@@ -84,17 +68,20 @@ class Team:
                 pass  # reactions turned off in the group: the line it is
         await self.say(message, text)
 
-    async def say(self, message: Message, text: str, **kwargs: Any) -> Message:
-        """A short answer; in the group it counts against the budget like any post."""
+    async def say(self, message: Message, text: str, **kwargs: Any) -> Message | None:
+        """A short answer. In the group it is queued (an outbox row that goes as the group's
+        budget allows: no handler waits for it), so None; in private it is sent at once."""
         if message.chat.id == self.chat_id:
-            await self.spend()
+            await queue_reply(self.core.ctx, message, text, **kwargs)
+            return None
         return await message.reply(text, **kwargs)
 
     async def answer(self, message: Message, text: str, **kwargs: Any) -> Message | None:
         """An answer that fits (a long one goes in parts, cut at line breaks; `kwargs`, e.g.
         a keyboard, ride on the last) and never fails the update: what it reports is done
-        already, and a re-run would do it twice. None when it could not be sent."""
-        parts = [part for part, _ in split_text(text, [])] or [text]
+        already, and a re-run would do it twice. None when it was queued (in the group) or
+        could not be sent."""
+        parts = [part for part, _ in split(text, ())] or [text]
         sent = None
         for index, part in enumerate(parts):
             extra = kwargs if index == len(parts) - 1 else {}

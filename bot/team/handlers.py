@@ -22,18 +22,20 @@ from aiogram.types import (
 )
 
 from bot import snooze as snoozing
+from bot.callbacks import DialogData, SnoozeData
 from bot.i18n import pick_language, t
-from bot.storage import ChatMessage
 from bot.team.answers import quietly
-from bot.team.button_data import dialog_from, fields
 from bot.team.cleanup import TEAM_DELETE, delete_later, deleter
 from bot.team.context import Team
+from bot.team.group_answers import queue_answer, queue_edit, thread_of
 from bot.team.keyboards import snooze_keyboard
 from bot.team.steps import done, mark, press_key, update_key
-from connectors.telegram.inbound import message_to_inbound
+from core import copies
+from core.content import Content
 from core.lifecycle import DialogStatus, InvalidTransition
 from core.models import Dialog, MessageKind, Operator
 from core.models import Message as CoreMessage
+from tgapi.parse import content_of, origin_of
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +74,8 @@ def team_router(team: Team) -> Router:
     # `operator` and `lang` injected there.
     router = Router(name="team")
     chat_id = team.chat_id
-    core, desk = team.core, team.desk
+    core, desk = team.core, team.desk.gateway
     tz = team.settings.tz
-    dialog_of = team.dialog_of
     # Deletes the group must not keep (a /note) are outbox rows: retried until they work.
     core.outbox.handle(TEAM_DELETE, deleter(team.bot))
 
@@ -111,14 +112,19 @@ def team_router(team: Team) -> Router:
         await team.answer(message, t(key, lang))
 
     @router.message(Command("note"))
-    async def note(message: Message, command: CommandObject, operator: Operator, lang: str) -> None:
+    async def note(
+        message: Message,
+        command: CommandObject,
+        operator: Operator,
+        lang: str,
+        dialog: Dialog | None,
+    ) -> None:
         # Gone from the group wherever it was written, whatever follows: a failed delete is
         # retried, and the note is kept either way.
         await delete_later(core.ctx, chat_id, message.message_id)
         key = update_key(message, "note")
         if not await once(key):
             return
-        dialog = await dialog_of(message)
         text = (command.args or "").strip()
         own = pick_language(message.from_user.language_code if message.from_user else None)
         if dialog is None:
@@ -150,12 +156,7 @@ def team_router(team: Team) -> Router:
         except (AiogramError, TimeoutError) as exc:
             log.warning("private answer to %s dropped: %s", operator.user_id, exc)
             return
-        await team.spend()
-        await quietly(
-            lambda: team.bot.send_message(
-                chat_id, public, message_thread_id=message.message_thread_id
-            )
-        )
+        await queue_answer(core.ctx, chat_id, Content(public), thread_id=thread_of(message))
 
     @router.message(Command(*TOPIC_COMMANDS), ~F.is_topic_message)
     async def topic_only(message: Message, lang: str) -> None:
@@ -163,6 +164,7 @@ def team_router(team: Team) -> Router:
 
     async def change_status(
         message: Message,
+        dialog: Dialog | None,
         operator: Operator,
         lang: str,
         step: str,
@@ -172,7 +174,6 @@ def team_router(team: Team) -> Router:
     ) -> None:
         """A status command: the change is run once per update (`step`), then confirmed;
         a dialog already in that status gets `already`."""
-        dialog = await dialog_of(message)
         if dialog is None:
             await team.answer(message, t("error.not_dialog", lang))
             return
@@ -187,24 +188,28 @@ def team_router(team: Team) -> Router:
         await confirm(message, t(confirmed, lang, name=operator.name))
 
     @router.message(Command("close"))
-    async def close(message: Message, operator: Operator, lang: str) -> None:
+    async def close(message: Message, dialog: Dialog | None, operator: Operator, lang: str) -> None:
         closing = core.dialogs.close
         await change_status(
-            message, operator, lang, "close", closing, "error.already_closed", "done.closed"
+            message, dialog, operator, lang, "close", closing, "error.already_closed", "done.closed"
         )
 
     @router.message(Command("reopen"))
-    async def reopen(message: Message, operator: Operator, lang: str) -> None:
+    async def reopen(
+        message: Message, dialog: Dialog | None, operator: Operator, lang: str
+    ) -> None:
         reopening = core.dialogs.reopen
-        await change_status(
-            message, operator, lang, "reopen", reopening, "error.already_open", "done.reopened"
-        )
+        already, reopened = "error.already_open", "done.reopened"
+        await change_status(message, dialog, operator, lang, "reopen", reopening, already, reopened)
 
     @router.message(Command("snooze"))
     async def snooze(
-        message: Message, command: CommandObject, operator: Operator, lang: str
+        message: Message,
+        command: CommandObject,
+        operator: Operator,
+        lang: str,
+        dialog: Dialog | None,
     ) -> None:
-        dialog = await dialog_of(message)
         if dialog is None:
             await team.answer(message, t("error.not_dialog", lang))
             return
@@ -253,30 +258,31 @@ def team_router(team: Team) -> Router:
     # ---- comments: `// text` or `/c text`, as a text or as a caption ----------------------
 
     @router.message(is_comment)
-    async def comment(message: Message, comment_text: str, operator: Operator, lang: str) -> None:
-        dialog = await dialog_of(message)
+    async def comment(
+        message: Message, comment_text: str, operator: Operator, lang: str, dialog: Dialog | None
+    ) -> None:
         if dialog is None:
             return
-        content = message_to_inbound(message, channel_id=0, bot_id=team.bot.id)
+        content = content_of(message, team.bot.id)
         if not comment_text and not content.attachments:
             await team.answer(message, t("error.comment_empty", lang))
             return
+        album_key = message.media_group_id
         await core.conversation.comment(
             dialog.id,
             operator,
-            comment_text,
-            source_ref=f"team:{message.message_id}",
-            attachments=content.attachments,
-            album_key=content.album_key,
+            Content(comment_text, attachments=content.attachments),
+            origin=origin_of(message, team.bot.id),
+            album_key=album_key,
         )
-        if content.album_key:
+        if album_key:
             # Its other parts are comments too: those stored as replies are called back.
-            await core.conversation.withdraw_album(dialog.id, content.album_key)
+            await core.conversation.withdraw_album(dialog.id, album_key)
         await react(message, COMMENT_MARK)
 
     @router.message(F.text.startswith("/"))
-    async def unknown_command(message: Message, lang: str) -> None:
-        if message.is_topic_message and await dialog_of(message) is None:
+    async def unknown_command(message: Message, lang: str, dialog: Dialog | None) -> None:
+        if message.is_topic_message and dialog is None:
             return
         addressed = ADDRESSED.match(message.text or "")
         if addressed and addressed.group(1).lower() != (await username()).lower():
@@ -284,64 +290,51 @@ def team_router(team: Team) -> Router:
         await team.answer(message, t("error.unknown_command", lang))
 
     @router.message(F.is_topic_message)
-    async def reply(message: Message, operator: Operator) -> None:
-        dialog = await dialog_of(message)
+    async def reply(message: Message, operator: Operator, dialog: Dialog | None) -> None:
         if dialog is None:
             return
-        content = message_to_inbound(message, channel_id=0, bot_id=team.bot.id)
-        if content.album_key and await core.conversation.album_is_comment(
-            dialog.id, content.album_key
-        ):
+        content = content_of(message, team.bot.id)
+        album_key = message.media_group_id
+        if album_key and await core.conversation.album_is_comment(dialog.id, album_key):
             # A part of an album another part of which is a comment: a comment, too.
             await core.conversation.comment(
                 dialog.id,
                 operator,
-                content.text,
-                source_ref=f"team:{message.message_id}",
-                attachments=content.attachments,
-                album_key=content.album_key,
+                content,
+                origin=origin_of(message, team.bot.id),
+                album_key=album_key,
             )
             return
         reply_to_id = None
         if message.reply_to_message and message.reply_to_message.message_id != (
             message.message_thread_id
         ):
-            copy = await ChatMessage.filter(
-                chat_id=chat_id, tg_message_id=message.reply_to_message.message_id
-            ).first()
-            reply_to_id = copy.message_id if copy else None  # type: ignore[attr-defined]
+            # The message that post shows: a client's, or an earlier one of the team's.
+            target = await copies.find(
+                copies.TEAM, chat_id, message.reply_to_message.message_id, dialog_id=dialog.id
+            )
+            reply_to_id = target.id if target else None
         await core.conversation.reply(
             dialog.id,
             operator,
-            content.text,
-            entities=content.entities,
-            attachments=content.attachments,
-            album_key=content.album_key,
+            content,
+            album_key=album_key,
             reply_to_id=reply_to_id,
-            source_ref=f"team:{message.message_id}",
-            meta={
-                "team_chat_id": chat_id,
-                "team_message_ids": [message.message_id],
-                "team_bot_id": team.bot.id,
-            },
+            origin=origin_of(message, team.bot.id),
         )
 
     @router.edited_message(F.is_topic_message)
-    async def operator_edit(message: Message) -> None:
-        dialog = await dialog_of(message)
+    async def operator_edit(message: Message, dialog: Dialog | None) -> None:
         if dialog is None:
             return
-        stored = await CoreMessage.get_or_none(
-            dialog_id=dialog.id, external_id=f"team:{message.message_id}"
-        )
+        stored = await copies.find(copies.TEAM, chat_id, message.message_id, dialog_id=dialog.id)
         if stored is None or stored.kind is not MessageKind.OUT:
             return
         turned = comment_of(message.text or message.caption or "", await username())
         if turned is not None:
             await reply_became_comment(message, stored, turned)
             return
-        content = message_to_inbound(message, channel_id=0, bot_id=team.bot.id)
-        await core.conversation.edit_reply(stored, content.text, content.entities)
+        await core.conversation.edit_reply(stored, content_of(message, team.bot.id))
 
     async def reply_became_comment(message: Message, stored: CoreMessage, text: str) -> None:
         """An edit into `// …` never reaches the client. A reply not sent yet is called back
@@ -355,8 +348,8 @@ def team_router(team: Team) -> Router:
         else:
             withdrawn = await core.conversation.withdraw([stored])
         if any(m.id == stored.id for m in withdrawn):
-            stored.text, stored.entities = text, []
-            await stored.save(update_fields=["text", "entities"])
+            stored.text, stored.spans = text, []
+            await stored.save(update_fields=["text", "spans"])
             await react(message, COMMENT_MARK)
             return
         key = update_key(message, f"kept:{message.edit_date}")
@@ -369,10 +362,15 @@ def team_router(team: Team) -> Router:
     async def answer_press(query: CallbackQuery, text: str | None = None, **kwargs: Any) -> None:
         await quietly(lambda: query.answer(text, **kwargs), "button answer")
 
-    @router.callback_query(F.data.startswith("dlg:"))
-    async def dialog_button(query: CallbackQuery, operator: Operator, lang: str) -> None:
-        _, action, raw_id = fields(query.data, 3)
-        dialog = await dialog_from(raw_id)
+    @router.callback_query(DialogData.filter())
+    async def dialog_button(
+        query: CallbackQuery,
+        callback_data: DialogData,
+        dialog: Dialog | None,
+        operator: Operator,
+        lang: str,
+    ) -> None:
+        action = callback_data.action
         if dialog is None:
             await answer_press(query, t("error.not_dialog", lang), show_alert=True)
             return
@@ -392,23 +390,30 @@ def team_router(team: Team) -> Router:
             await answer_press(query, t("error.dialog_closed", lang))
             return
         if action == "snooze" and isinstance(query.message, Message):
+            # Answered at once; the keyboard goes into the topic as the budget allows.
+            await answer_press(query)
             key, pressed = press_key(query, "keyboard"), query.message
             if await once(key):
-                await team.spend()
-                await quietly(
-                    lambda: pressed.answer(
-                        t("snooze.choose", lang), reply_markup=snooze_keyboard(dialog.id, lang)
-                    )
+                await queue_answer(
+                    core.ctx,
+                    chat_id,
+                    Content(t("snooze.choose", lang)),
+                    thread_id=thread_of(pressed),
+                    reply_markup=snooze_keyboard(dialog.id, lang),
                 )
                 await mark(key, core.clock.now())
-            await answer_press(query)
             return
         await answer_press(query)
 
-    @router.callback_query(F.data.startswith("snz:"))
-    async def snooze_button(query: CallbackQuery, operator: Operator, lang: str) -> None:
-        _, raw_id, choice = fields(query.data, 3)
-        dialog = await dialog_from(raw_id)
+    @router.callback_query(SnoozeData.filter())
+    async def snooze_button(
+        query: CallbackQuery,
+        callback_data: SnoozeData,
+        dialog: Dialog | None,
+        operator: Operator,
+        lang: str,
+    ) -> None:
+        choice = callback_data.choice
         if dialog is None:
             await answer_press(query, t("error.not_dialog", lang), show_alert=True)
             return
@@ -430,11 +435,9 @@ def team_router(team: Team) -> Router:
                 return
             await mark(key, core.clock.now())
         text = snoozed_text(presets[choice], lang, operator)
+        await answer_press(query, text)
         if isinstance(query.message, Message):
             # The keyboard message becomes the confirmation: an edit, not a new post.
-            keyboard = query.message
-            await team.spend()
-            await quietly(lambda: keyboard.edit_text(text))
-        await answer_press(query, text)
+            await queue_edit(core.ctx, query.message, text)
 
     return router

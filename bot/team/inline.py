@@ -13,8 +13,9 @@ from aiogram.types import (
 from bot.team.context import Team, group_router
 from bot.team.roles import remember_operator
 from bot.team.templates import Templates, preview, rendered
-from connectors.telegram.inbound import message_to_inbound
-from core.models import Client, Operator
+from core import copies
+from core.models import Client, Dialog, Operator
+from tgapi.parse import content_of, origin_of
 
 RESULTS = 20
 
@@ -52,28 +53,20 @@ def via_bot_router(team: Team) -> Router:
     router = group_router("team-via-bot", team)
 
     @router.message(F.via_bot.id == team.bot.id, F.is_topic_message)
-    async def relay(message: Message, operator: Operator) -> None:
-        dialog = await team.dialog_of(message)
+    async def relay(message: Message, operator: Operator, dialog: Dialog | None) -> None:
         if dialog is None:
             return
         client = await Client.get(id=dialog.client_id)  # type: ignore[attr-defined]
-        content = message_to_inbound(message, channel_id=0, bot_id=team.bot.id)
+        content = content_of(message, team.bot.id)
         text = content.text.replace("{client}", client.name)
         filled = text != content.text
         # The topic shows "{client}" unfilled: the client's copy is rebuilt, not copied.
-        origin = {} if filled else {
-            "team_chat_id": team.chat_id,
-            "team_message_ids": [message.message_id],
-            "team_bot_id": team.bot.id,
-        }  # fmt: skip
+        shows = {copies.DIFFERS: True} if filled else {}
         await team.core.conversation.reply(
             dialog.id,
             operator,
-            text,
-            entities=[] if filled else content.entities,
-            attachments=content.attachments,
-            source_ref=f"team:{message.message_id}",
-            meta={**origin, "via_inline": True},
+            content.with_text(text) if filled else content,
+            origin=origin_of(message, team.bot.id, via_inline=True, **shows),
         )
 
     return router

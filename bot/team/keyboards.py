@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.callbacks import DialogData, SnoozeData, SnoozeKey
 from bot.i18n import t
 
-SNOOZE_KEYS = ("1h", "3h", "tomorrow", "monday", "forever", "custom")
+SNOOZE_KEYS: tuple[SnoozeKey, ...] = get_args(SnoozeKey)
 
 
 def dialog_buttons(dialog_id: int, lang: str) -> InlineKeyboardMarkup:
     close = InlineKeyboardButton(
-        text=t("button.close", lang), callback_data=f"dlg:close:{dialog_id}"
+        text=t("button.close", lang),
+        callback_data=DialogData(action="close", dialog_id=dialog_id).pack(),
     )
     later = InlineKeyboardButton(
-        text=t("button.snooze", lang), callback_data=f"dlg:snooze:{dialog_id}"
+        text=t("button.snooze", lang),
+        callback_data=DialogData(action="snooze", dialog_id=dialog_id).pack(),
     )
     return InlineKeyboardMarkup(inline_keyboard=[[close, later]])  # fmt: skip
 
@@ -22,7 +27,8 @@ def dialog_buttons(dialog_id: int, lang: str) -> InlineKeyboardMarkup:
 def snooze_keyboard(dialog_id: int, lang: str) -> InlineKeyboardMarkup:
     buttons = [
         InlineKeyboardButton(
-            text=t(f"snooze.preset.{key}", lang), callback_data=f"snz:{dialog_id}:{key}"
+            text=t(f"snooze.preset.{key}", lang),
+            callback_data=SnoozeData(dialog_id=dialog_id, choice=key).pack(),
         )
         for key in SNOOZE_KEYS
     ]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import (
     CallbackQuery,
@@ -14,10 +15,12 @@ from aiogram.types import (
     Message,
 )
 
+from bot.callbacks import ListPageData, SortCode
 from bot.i18n import t
+from bot.team.answers import quietly
 from bot.team.assign import find_operator
-from bot.team.button_data import row_id
 from bot.team.context import Team
+from bot.team.group_answers import queue_edit
 from bot.team.lines import add_dialog_line
 from bot.team.richtext import Rich
 from core.dialogs import normalize_tag
@@ -42,7 +45,7 @@ SORT_WORDS = {
 MINE = {"mine", "my", "мои"}
 NOBODY = {"unassigned", "nobody", "свободные"}
 STATUS_CODE = {DialogStatus.OPEN: "o", DialogStatus.SNOOZED: "s", DialogStatus.CLOSED: "c"}
-SORT_CODE = {Sort.WAITING: "w", Sort.ACTIVITY: "a", Sort.AGE: "g"}
+SORT_CODE: dict[Sort, SortCode] = {Sort.WAITING: "w", Sort.ACTIVITY: "a", Sort.AGE: "g"}
 
 
 class ListError(ValueError):
@@ -96,32 +99,29 @@ async def parse_list(words: list[str], operator: Operator) -> Listing:
 
 def encode(listing: Listing, page: int) -> str:
     q = listing.query
-    statuses = "".join(STATUS_CODE[s] for s in q.statuses)
-    who = "-" if q.assignee_id is None else str(q.assignee_id)
-    return ":".join(
-        ["lst", str(page), statuses, who, str(listing.tag_id or "-"), str(q.channel_id or "-"),
-         SORT_CODE[q.sort]]
-    )  # fmt: skip
+    return ListPageData(
+        page=page,
+        statuses="".join(STATUS_CODE[s] for s in q.statuses),
+        assignee_id=q.assignee_id,
+        tag_id=listing.tag_id,
+        channel_id=q.channel_id,
+        sort=SORT_CODE[q.sort],
+    ).pack()
 
 
-async def decode(data: str) -> tuple[Listing, int]:
-    _, page, statuses, who, tag_id, channel_id, sort = data.split(":")
-    if not (page.isascii() and page.isdigit()) or any(
-        x not in ("-", "0") and row_id(x) is None for x in (who, tag_id, channel_id)
-    ):
-        raise ValueError(f"not a list page: {data!r}")
+async def decode(data: ListPageData) -> Listing:
     by_code = {v: k for k, v in STATUS_CODE.items()}
     query = DialogQuery(
-        statuses=tuple(by_code[c] for c in statuses),
-        assignee_id=None if who == "-" else int(who),
-        channel_id=None if channel_id == "-" else int(channel_id),
-        sort={v: k for k, v in SORT_CODE.items()}[sort],
+        statuses=tuple(dict.fromkeys(by_code[c] for c in data.statuses)),
+        assignee_id=data.assignee_id,
+        channel_id=data.channel_id,
+        sort={v: k for k, v in SORT_CODE.items()}[data.sort],
     )
     listing = Listing(query)
-    if tag_id != "-":
-        tag = await Tag.get_or_none(id=int(tag_id))
+    if data.tag_id is not None:
+        tag = await Tag.get_or_none(id=data.tag_id)
         query.tags, listing.tag_id = ((tag.name,), tag.id) if tag else (("\x00",), None)
-    return listing, int(page)
+    return listing
 
 
 async def render(
@@ -179,19 +179,21 @@ def add_listing(router: Router, team: Team, *, private: bool) -> None:
             )
             await answer(message, Listing(query), lang)
 
-    @router.callback_query(F.data.startswith("lst:"))
-    async def page(query: CallbackQuery, lang: str) -> None:
-        try:
-            listing, number = await decode(query.data or "")
-        except (ValueError, KeyError):
-            await query.answer()
+    @router.callback_query(ListPageData.filter())
+    async def page(query: CallbackQuery, callback_data: ListPageData, lang: str) -> None:
+        listing = await decode(callback_data)
+        await quietly(lambda: query.answer())  # at once; the page follows
+        rich, markup = await render(team, listing, callback_data.page, lang)
+        if not isinstance(query.message, Message):
             return
-        rich, markup = await render(team, listing, number, lang)
-        if isinstance(query.message, Message):
-            if query.message.chat.id == team.chat_id:
-                await team.spend()
-            await query.message.edit_text(
-                rich.text, entities=rich.message_entities(), reply_markup=markup,
-                link_preview_options=NO_PREVIEW,
-            )  # fmt: skip
-        await query.answer()
+        page = query.message
+        shown: dict[str, Any] = {
+            "entities": rich.message_entities(),
+            "reply_markup": markup,
+            "link_preview_options": NO_PREVIEW,
+        }
+        if page.chat.id == team.chat_id:
+            # In the group: as the group's budget allows, never waited for here.
+            await queue_edit(team.core.ctx, page, rich.text, **shown)
+            return
+        await quietly(lambda: page.edit_text(rich.text, **shown))

@@ -28,6 +28,7 @@ from aiogram.types import (
 from core.lifecycle import DialogStatus
 from core.models import Dialog, Operator
 from core.service import Core
+from tgapi.errors import UnknownUser, translate
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,7 @@ OUTSIDER = Standing(member=False, admin=False)
 
 
 def is_unknown_user(exc: TelegramBadRequest) -> bool:
-    text = exc.message.lower()
-    return "user not found" in text or "participant_id_invalid" in text or "user_id_invalid" in text
+    return isinstance(translate(exc), UnknownUser)
 
 
 class Membership:

@@ -1,12 +1,14 @@
-"""Building a message as text plus entities (links, bold) — never parse_mode."""
+"""Building a message as text plus spans (links, bold), sent as entities — never parse_mode."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aiogram.types import MessageEntity
 
-from bot.team.texts import utf16_len
+from core.content import Span, SpanKind, shift
+from tgapi.text import to_entities, utf16_len
 
 LIMIT = 4000
 
@@ -14,16 +16,14 @@ LIMIT = 4000
 class Rich:
     def __init__(self) -> None:
         self.text = ""
-        self.entities: list[dict[str, Any]] = []
+        self.spans: list[Span] = []
 
     def add(self, text: str, *, bold: bool = False, url: str | None = None) -> Rich:
-        offset, length = utf16_len(self.text), utf16_len(text)
-        if length and url:
-            self.entities.append(
-                {"type": "text_link", "offset": offset, "length": length, "url": url}
-            )
-        elif length and bold:
-            self.entities.append({"type": "bold", "offset": offset, "length": length})
+        start, end = len(self.text), len(self.text) + len(text)
+        if end > start and url:
+            self.spans.append(Span(SpanKind.LINK, start, end, url=url))
+        elif end > start and bold:
+            self.spans.append(Span(SpanKind.BOLD, start, end))
         self.text += text
         return self
 
@@ -32,12 +32,11 @@ class Rich:
             self.text += "\n"
         return self.add(text, **kwargs)
 
-    def block(self, text: str, entities: list[dict[str, Any]]) -> Rich:
-        """Text with its own entities on a new line (a client's words, never markup)."""
+    def block(self, text: str, spans: Sequence[Span]) -> Rich:
+        """Text with its own spans on a new line (a client's words, never markup)."""
         if self.text:
             self.text += "\n"
-        shift = utf16_len(self.text)
-        self.entities.extend({**e, "offset": e["offset"] + shift} for e in entities)
+        self.spans.extend(shift(tuple(spans), len(self.text)))
         self.text += text
         return self
 
@@ -45,7 +44,4 @@ class Rich:
         return utf16_len(self.text) + more < LIMIT
 
     def message_entities(self) -> list[MessageEntity] | None:
-        return [MessageEntity.model_validate(e) for e in self.entities] or None
-
-    def snapshot(self) -> tuple[str, list[dict[str, Any]]]:
-        return self.text, list(self.entities)
+        return to_entities(self.text, self.spans)

@@ -11,17 +11,19 @@ from aiogram.filters import Command
 from aiogram.types import Message
 from tortoise.expressions import Q
 
-from bot.health import Health
+from bot.group.gateway import Gateway
+from bot.group.rows import GROUP, TOPIC_POST
 from bot.i18n import t
-from bot.team.desk import TOPIC_POST, Desk
+from bot.team.group_answers import queue_reply
 from core.conversation import EDIT_AT_CLIENT, SEND_TO_CLIENT
+from core.health import Health
 from core.models import Channel, OutboxItem, OutboxStatus
 from core.outbox import Priority, enqueue
 
 GENERAL_NOTICE = "general.notice"
 # Work still waiting this long after it was queued is stuck: the team is told.
 STUCK_AFTER = timedelta(minutes=10)
-# core.connector.UnknownChannel: a dialog's channel has no connector (its token was removed).
+# core.channels.UnknownChannel: a dialog's channel has no connector (its token was removed).
 NO_CONNECTOR = "no connector for channel "
 # What a person calls each kind of stuck work (status.stuck.<word>); the rest is "other".
 STUCK_WORDS = {SEND_TO_CLIENT: "replies", EDIT_AT_CLIENT: "edits", TOPIC_POST: "posts"}
@@ -56,18 +58,18 @@ async def stuck_work(now: datetime) -> Stuck:
 
 
 class StatusBoard:
-    def __init__(self, desk: Desk, health: Health, tz: ZoneInfo) -> None:
-        self.desk = desk
+    def __init__(self, gateway: Gateway, health: Health, tz: ZoneInfo) -> None:
+        self.gateway = gateway
         self.tz = tz
         self.health = health
         health.alert = self.alert
-        desk.core.outbox.handle(GENERAL_NOTICE, self.post_general)
+        gateway.core.outbox.handle(GENERAL_NOTICE, self.post_general, budget=GROUP)
 
     async def alert(self, name: str, recovered: bool, since: datetime) -> None:
         key = "status.alert_recovered" if recovered else "status.alert_down"
         when = since.astimezone(self.tz).strftime("%d.%m %H:%M")
         await enqueue(
-            self.desk.core.ctx,
+            self.gateway.core.ctx,
             GENERAL_NOTICE,
             {"key": key, "values": {"name": name, "since": when}},
             priority=Priority.TOPIC_MESSAGE,
@@ -75,8 +77,10 @@ class StatusBoard:
         )
 
     async def post_general(self, item: OutboxItem) -> None:
-        text = t(item.payload["key"], self.desk.lang, **item.payload.get("values", {}))
-        await self.desk.group_call(lambda: self.desk.bot.send_message(self.desk.chat_id, text))
+        text = t(item.payload["key"], self.gateway.lang, **item.payload.get("values", {}))
+        await self.gateway.group_call(
+            lambda: self.gateway.bot.send_message(self.gateway.chat_id, text)
+        )
 
     async def report(self, lang: str) -> str:
         lines = [t("status.title", lang)]
@@ -93,10 +97,10 @@ class StatusBoard:
         queue = ", ".join(f"{p.name.lower()} {n}" for p, n in by_priority.items())
         failed = await OutboxItem.filter(status=OutboxStatus.FAILED).count()
         lines.append(t("status.queue", lang, queue=queue, failed=failed))
-        stuck = await stuck_work(self.desk.core.ctx.wall.now())
+        stuck = await stuck_work(self.gateway.core.ctx.wall.now())
         if stuck.count:
             lines.append(await self.stuck_line(stuck, lang))
-        for poster in self.desk.posters:  # the team bot, then each relay: own budgets
+        for poster in self.gateway.posters:  # the team bot, then each relay: own budgets
             me = await poster.bot.me()
             used, limit = poster.budget.used_last_minute(), poster.budget.per_minute
             lines.append(t("status.budget", lang, bot=me.username, used=used, limit=limit))
@@ -114,7 +118,7 @@ class StatusBoard:
             )
             name = channel.name if channel else f"#{channel_id}"
             error = t("status.stuck.no_connector", lang, channel=name)
-        since = stuck.oldest_since or self.desk.core.ctx.wall.now()
+        since = stuck.oldest_since or self.gateway.core.ctx.wall.now()
         when = since.astimezone(self.tz).strftime("%d.%m %H:%M")
         minutes = int(STUCK_AFTER.total_seconds() // 60)
         return t("status.stuck", lang, what=what, minutes=minutes, since=when, error=error)
@@ -127,7 +131,7 @@ def status_router(board: StatusBoard, team_chat_id: int) -> Router:
     @router.message(Command("status"))
     async def status(message: Message) -> None:
         # The whole group reads it: in the group's language.
-        await board.desk.spend_waiting()
-        await message.reply(await board.report(board.desk.lang))
+        # Queued: it goes as the group's budget allows, never waited for here.
+        await queue_reply(board.gateway.core.ctx, message, await board.report(board.gateway.lang))
 
     return router

@@ -11,7 +11,7 @@ from bot.team.answers import shorten
 from bot.team.context import Team, group_router
 from bot.team.steps import done, mark, update_key
 from core.dialogs import normalize_tag
-from core.models import Operator
+from core.models import Dialog, Operator
 from core.queries import tag_counts, tag_names
 
 
@@ -24,8 +24,13 @@ def tags_router(team: Team) -> Router:
     dialogs = team.core.dialogs
 
     @router.message(Command("tag", "untag"))
-    async def tag(message: Message, command: CommandObject, operator: Operator, lang: str) -> None:
-        dialog = await team.dialog_of(message)
+    async def tag(
+        message: Message,
+        command: CommandObject,
+        operator: Operator,
+        lang: str,
+        dialog: Dialog | None,
+    ) -> None:
         if dialog is None:
             key = "error.not_dialog" if message.is_topic_message else "error.topic_only"
             await team.answer(message, t(key, lang))

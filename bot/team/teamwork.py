@@ -9,15 +9,18 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, MagicData
 from aiogram.types import CallbackQuery, Message, User
 
+from bot.group.board import Board
+from bot.group.card import Card
+from bot.group.desk import Desk
 from bot.i18n import pick_language, t
+from bot.team.answers import quietly
 from bot.team.assign import AssigneeNotices, assign_router
-from bot.team.board import Board
-from bot.team.card import Card, card_router
+from bot.team.card_buttons import card_router
 from bot.team.context import Team, Timings, group_router, operator_middleware
-from bot.team.desk import Desk
 from bot.team.inline import inline_router, via_bot_router
 from bot.team.listing import add_listing
 from bot.team.membership import FormerMember, Membership, OnTeam
+from bot.team.middlewares import dialog_middleware
 from bot.team.tags import tags_router
 from bot.team.templates import Templates, add_management, templates_router
 from core.service import Core
@@ -54,7 +57,7 @@ class Teamwork:
             assign_router(team),
             tags_router(team),
             templates_router(team, self.templates),
-            card_router(team, self.card),
+            card_router(team, self.card.view),
             listing,
         ]
 
@@ -79,7 +82,7 @@ class Teamwork:
         gate.message.filter(F.chat.id == chat_id, on_team)
         gate.edited_message.filter(F.chat.id == chat_id, on_team)
         gate.callback_query.filter(F.message.chat.id == chat_id, on_team)
-        return self.gated(gate, routers, group_lang=self.team.desk.lang)
+        return self.gated(gate, routers, group_lang=self.team.desk.gateway.lang, in_group=True)
 
     def in_private(self, *routers: Router) -> Router:
         """A member's private chat with the team bot: their own space, never a client's."""
@@ -91,9 +94,14 @@ class Teamwork:
         return self.gated(gate, routers)
 
     def gated(
-        self, gate: Router, routers: tuple[Router, ...], group_lang: str | None = None
+        self,
+        gate: Router,
+        routers: tuple[Router, ...],
+        group_lang: str | None = None,
+        in_group: bool = False,
     ) -> Router:
-        """In doubt: "try again later"; otherwise the members' routers, with `operator`."""
+        """In doubt: "try again later"; otherwise the members' routers, with `operator` (and
+        in the group `dialog`, the dialog of the topic or of the button)."""
 
         @gate.message(MagicData(F.in_doubt))
         async def doubt(message: Message, event_from_user: User) -> None:
@@ -112,14 +120,18 @@ class Teamwork:
         members = Router(name=f"{gate.name}-members")
         # Inner: around the handlers of every router below, once one matched.
         middleware = operator_middleware(self.team.core.clock, group_lang)
+        dialogs = dialog_middleware(self.team.chat_id)
         for observer in (members.message, members.edited_message, members.callback_query):
             observer.middleware(middleware)
+            if in_group:
+                observer.middleware(dialogs)
         rest = Router(name=f"{gate.name}-rest")
 
         @rest.callback_query()
-        async def stale_button(query: CallbackQuery) -> None:
-            # A member's button nobody handles (an old keyboard): stop the spinner.
-            await query.answer()
+        async def stale_button(query: CallbackQuery, lang: str) -> None:
+            # A member's button nobody handles: an old keyboard, or data that does not unpack
+            # into its bot.callbacks class. A short answer; nothing changes.
+            await quietly(lambda: query.answer(t("error.stale_button", lang)), "button answer")
 
         members.include_routers(*routers, rest)
         gate.include_router(members)

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
+from bot.callbacks import TemplateData
 from bot.i18n import t
 from bot.storage import TopicLink
 from bot.team.answers import quietly, shorten
-from bot.team.button_data import dialog_from, fields, row_id
 from bot.team.cleanup import delete_later
-from bot.team.content import send_content
 from bot.team.context import Team, group_router
+from bot.team.group_answers import queue_answer
 from bot.team.steps import done, mark, update_key
-from bot.team.texts import with_header
-from connectors.telegram.inbound import message_to_inbound
+from core.content import Attachment
 from core.models import Client, Dialog, Operator, Template
 from core.models import Message as CoreMessage
 from core.templates import TemplateError, TemplateService, render
+from tgapi.parse import content_of
+from tgapi.text import with_header
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,10 @@ class Templates:
             await team.core.conversation.reply(
                 dialog.id,
                 operator,
-                text,
-                attachments=list(template.attachments),
+                template.content.with_text(text),
+                # Asked for by `ref`: its topic copy (below) carries a header the client must
+                # not see, so it is no copy the client's could be made from.
                 source_ref=ref,
-                # No team message ids: the topic copy carries a header the client must not see.
-                meta={"template": template.name},
             )
         link = await TopicLink.get_or_none(dialog_id=dialog.id)
         if link is not None and not await done(f"{ref}:shown"):
@@ -79,22 +78,12 @@ class Templates:
     async def show(
         self, link: TopicLink, template: Template, operator: Operator, text: str
     ) -> None:
-        """The topic's copy, with who sent which template: best effort, never raised."""
+        """The topic's copy, with who sent which template: queued, it goes as the group's
+        budget allows (the client's copy is on its way already)."""
         team = self.team
-        shown, entities = with_header(f"💬 {operator.name} · {template.name}", text, [])
-        await team.spend()
-        try:
-            await send_content(
-                team.bot,
-                team.chat_id,
-                text=shown,
-                entities=entities,
-                attachments=list(template.attachments),
-                bots=team.desk.bots,
-                thread_id=link.thread_id,
-            )
-        except Exception as exc:
-            log.warning("template %s not shown in topic %s: %s", template.name, link.thread_id, exc)
+        shown, spans = with_header(f"💬 {operator.name} · {template.name}", text)
+        content = template.content.with_text(shown, spans)
+        await queue_answer(team.core.ctx, team.chat_id, content, thread_id=link.thread_id)
 
     async def list_text(self, lang: str) -> str:
         templates = await self.service.all()
@@ -123,11 +112,11 @@ class Templates:
             key = "template.deleted" if deleted else "template.unknown"
             await team.answer(message, t(key, lang, name=name.lower()))
             return
-        attachments: list[dict[str, Any]] = []
+        attachments: tuple[Attachment, ...] = ()
         text = text.strip()
         replied = message.reply_to_message
         if replied is not None and replied.message_id != message.message_thread_id:
-            content = message_to_inbound(replied, channel_id=0, bot_id=team.bot.id)
+            content = content_of(replied, team.bot.id)
             attachments = content.attachments
             text = text or content.text
         try:
@@ -141,7 +130,12 @@ class Templates:
 
 def choices_keyboard(dialog_id: int, templates: list[Template]) -> InlineKeyboardMarkup:
     rows = [
-        [InlineKeyboardButton(text=preview(x)[:60], callback_data=f"tpl:{dialog_id}:{x.id}")]
+        [
+            InlineKeyboardButton(
+                text=preview(x)[:60],
+                callback_data=TemplateData(dialog_id=dialog_id, template_id=x.id).pack(),
+            )
+        ]
         for x in templates[:MAX_CHOICES]
     ]
     return InlineKeyboardMarkup(inline_keyboard=rows)
@@ -152,9 +146,12 @@ def templates_router(team: Team, templates: Templates) -> Router:
 
     @router.message(Command("t"))
     async def quick_reply(
-        message: Message, command: CommandObject, operator: Operator, lang: str
+        message: Message,
+        command: CommandObject,
+        operator: Operator,
+        lang: str,
+        dialog: Dialog | None,
     ) -> None:
-        dialog = await team.dialog_of(message)
         if dialog is None:
             key = "error.not_dialog" if message.is_topic_message else "error.topic_only"
             await team.answer(message, t(key, lang))
@@ -174,12 +171,15 @@ def templates_router(team: Team, templates: Templates) -> Router:
             message, t("template.several", lang), reply_markup=choices_keyboard(dialog.id, found)
         )
 
-    @router.callback_query(F.data.startswith("tpl:"))
-    async def chosen(query: CallbackQuery, operator: Operator, lang: str) -> None:
-        _, raw_dialog, raw_template = fields(query.data, 3)
-        dialog = await dialog_from(raw_dialog)
-        number = row_id(raw_template)
-        template = await Template.get_or_none(id=number) if number else None
+    @router.callback_query(TemplateData.filter())
+    async def chosen(
+        query: CallbackQuery,
+        callback_data: TemplateData,
+        dialog: Dialog | None,
+        operator: Operator,
+        lang: str,
+    ) -> None:
+        template = await Template.get_or_none(id=callback_data.template_id)
         if dialog is None:
             await quietly(lambda: query.answer(t("error.not_dialog", lang), show_alert=True))
             return

@@ -1,97 +1,233 @@
-"""Operator replies delivered to a client's private chat with a client bot.
+"""The Telegram client channel: clients who write to a client bot in a private chat.
 
-Progress is kept in the message's meta after every Telegram request, so a retry after a
-crash or a 429 in the middle of a long message sends only what the client has not seen.
+Its connector (core.channels' protocol) takes their messages in through its router (on the
+team bot's dispatcher when the client bot is the team bot, else on a poller of its own) and
+delivers operator replies into their chat. A reply of several steps (a long text's parts,
+media and then the text) reports each step as it goes (`Outgoing.step_done`): a retry after a
+crash or a 429 in the middle sends only what the client has not seen, the same way.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
 
-from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest
+from aiogram import Bot, Dispatcher
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramUnauthorizedError,
+)
 from aiogram.types import Message as TgMessage
 from aiogram.types import ReplyParameters
 
-from connectors.telegram.errors import REPLY_GONE, delivery_errors, is_not_modified
-from connectors.telegram.outbound import CAPTIONLESS, Outbound, Send, Step
-from connectors.telegram.pace import ChatPace
-from connectors.telegram.texts import CAPTION_LIMIT, split_text, to_entities, utf16_len
-from core.connector import IngestFn, RejectedContent, Sent, TemporaryFailure
-from core.models import Channel, ChannelKind, Dialog, Message, MessageKind
+from connectors.telegram.router import client_router
+from core.channels import (
+    Capabilities,
+    Formatting,
+    Outgoing,
+    RejectedContent,
+    Sent,
+    Sink,
+    TemporaryFailure,
+    WebhookHandler,
+)
+from core.content import AttachmentKind, Content, SpanKind
+from core.models import ChannelKind
+from tgapi.errors import MessageGone, ReplyGone, delivery_errors, is_not_modified, translate
+from tgapi.files import TelegramFiles
+from tgapi.limits import ChatPace
+from tgapi.parse import SOURCE, source_key
+from tgapi.polling import DurablePoller
+from tgapi.render import CAPTIONLESS, Outbound, Send, Step
+from tgapi.text import CAPTION_LIMIT, split, to_entities, utf16_len
 
-# meta keys written here
-IDS = "client_message_ids"  # every client-side message id, in order
-STEPS = "client_steps"  # ids per finished step (a retry skips these)
-TEXT = "client_text"  # {"ids": [...], "caption": bool}: where the text is, for edits
-DONE = "client_done"
-PATH = "client_path"  # "copy" or "rebuild": a retry continues the way it started
+if TYPE_CHECKING:
+    from connectors.telegram.channel import TelegramHost
+
+log = logging.getLogger(__name__)
+
+# A bot may upload files up to 50 MB (and download only up to 20 MB).
+UPLOAD_LIMIT = 50 * 1024 * 1024
+
+CAPABILITIES = Capabilities(
+    edits=True,
+    replies=True,
+    formatting=Formatting.SPANS,
+    span_kinds=frozenset(SpanKind),
+    attachment_kinds=frozenset(AttachmentKind),
+    # None: the core cuts nothing. A text longer than Telegram's TEXT_LIMIT (in UTF-16
+    # units) or a caption's is cut here, into messages whose ids an edit keeps track of.
+    text_limit=None,
+    file_size_limit=UPLOAD_LIMIT,
+    # Every file of ours is known to some bot of ours: sent by its id, or downloaded and
+    # uploaded by tgapi.files on the way (never by the core).
+    file_sources=(SOURCE,),
+    participants=False,
+    subject=False,
+    # A bot may write only to someone who started it: eadesk never writes first.
+    can_start=False,
+)
+
+# Sent.data: where the reply's text is on the client's side, for an edit:
+# {"text": {"ids": [...], "caption": bool}}.
+TEXT = "text"
+
+
+class Link:
+    """The poller's link health, told through the sink."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+
+    async def ok(self, name: str) -> None:
+        await self.sink.healthy(name)
+
+    async def failed(self, name: str, error: str) -> None:
+        await self.sink.unhealthy(name, error)
 
 
 class TelegramClientConnector:
     kind = ChannelKind.TELEGRAM
+    capabilities = CAPABILITIES
 
-    def __init__(self, channel: Channel, bot: Bot, bots: dict[int, Bot], team_chat_id: int) -> None:
-        self.channel = channel
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        bots: dict[int, Bot],
+        team_chat_id: int,
+        files: TelegramFiles | None = None,
+        host: TelegramHost | None = None,
+        dispatcher: Dispatcher | None = None,
+        label: str = "",
+        api_url: str = "",
+    ) -> None:
         self.bot = bot
         self.bots = bots
+        self.files = files or TelegramFiles(bots)
         self.team_chat_id = team_chat_id
         self.pace = ChatPace()
+        self.key = source_key(bot.id)
+        # "@username" once Telegram said it (at start, or in `check`).
+        self.name = f"bot {bot.id}"
+        # Where the token comes from, for `check`: "TELEGRAM_CLIENT_BOT_TOKENS: token 1 (…)".
+        self.label = label or f"the bot {bot.id}"
+        self.api_url = api_url
+        self.host = host
+        # The team bot's dispatcher when this bot is the team bot (its poller is the app's);
+        # None: a dispatcher and a poller of its own, made at start.
+        self.shared_dispatcher = dispatcher
+        self.poller: DurablePoller | None = None
+        self.sink: Sink | None = None
 
-    async def start(self, ingest: IngestFn) -> None:
-        # Updates come through the process's polling and client_router.
-        self.ingest = ingest
+    @property
+    def link(self) -> str:
+        """The name of this bot's link in /status and /healthz."""
+        return f"Telegram ({self.name})"
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self, sink: Sink) -> None:
+        self.sink = sink
+        if self.files.blobs is None and sink.blobs is not None:
+            self.files.blobs = sink.blobs
+        me = await self.bot.me()
+        self.name = f"@{me.username}"
+        host = self.host
+        router = client_router(
+            channel_id=sink.channel_id,
+            bot_id=self.bot.id,
+            ingest=sink.ingest,
+            on_edit=sink.edited,
+            greeting=host.greeting if host else (lambda language: "👋"),
+        )
+        if self.shared_dispatcher is not None:
+            self.shared_dispatcher.include_router(router)
+            return
+        dispatcher = Dispatcher()
+        dispatcher.include_router(router)
+        if host is None:
+            return  # nobody to poll for (a test drives the connector by hand)
+        self.poller = DurablePoller(
+            self.bot, dispatcher, host.clock, host.poll_timeout, health=Link(sink), name=self.link
+        )
+        self.poller.start()
 
     async def stop(self) -> None:
-        return None
+        if self.poller is not None:
+            await self.poller.stop()
+            self.poller = None
+
+    def webhooks(self) -> list[tuple[str, str, WebhookHandler]]:
+        return []  # long polling
+
+    async def check(self) -> list[str]:
+        """Does Telegram know this bot's token?"""
+        where = self.api_url or "Telegram"
+        try:
+            me = await self.bot.get_me()
+        except (TelegramUnauthorizedError, TelegramNotFound):
+            return [
+                f"{self.label} is wrong: Telegram does not know this token. Copy it again "
+                "from @BotFather (/mybots → the bot → API Token)"
+            ]
+        except (TelegramNetworkError, TimeoutError) as exc:
+            why = str(getattr(exc, "message", "") or exc).removeprefix("HTTP Client says - ")
+            return [
+                f"Telegram cannot be reached at {where} ({why}): check this machine's "
+                "internet connection, proxy or firewall, and TELEGRAM_API_URL"
+            ]
+        except TelegramAPIError as exc:
+            return [
+                f"Telegram at {where} answered unexpectedly about {self.label} "
+                f"({exc.message}); try again in a minute"
+            ]
+        self.name = f"@{me.username}"
+        return []
 
     # --- send ------------------------------------------------------------------------------
 
-    async def send(self, dialog: Dialog, message: Message, reply_to: Message | None) -> Sent:
-        if message.meta.get(DONE):
-            return Sent(external_ids=[str(i) for i in message.meta.get(IDS, [])])
-        chat_id = int(dialog.chat_key)
-        reply = self._reply_parameters(reply_to)
-        steps = []
-        if message.meta.get(PATH) != "rebuild":
-            steps = self._copy_plan(chat_id, message, reply)
+    async def send(self, out: Outgoing) -> Sent:
+        chat_id = int(out.chat_key)
+        reply = self._reply_parameters(out.reply_to)
+        steps: list[Step] = []
+        if out.state.get("path") != "rebuild":
+            steps = self._copy_plan(out)
         if steps:
             try:
-                await self._run(message, steps, reply, "copy", chat_id)
-            except RejectedContent as exc:
-                if "not found" not in exc.reason or message.meta.get(STEPS):
+                return await self._run(out, steps, reply, "copy", chat_id)
+            except MessageGone:
+                if out.done:
                     raise
-                # The operator's message is gone from the topic: rebuild it from what we stored.
-                steps = []
+                # The operator's message is gone from the topic: rebuild it from its content.
+        content = out.content
+        steps = Outbound(self.bot, self.files, chat_id).plan(
+            content.text, content.spans, content.attachments
+        )
         if not steps:
-            steps = Outbound(self.bot, self.bots, chat_id).plan(
-                message.text, message.entities, message.attachments
-            )
-            if not steps:
-                raise RejectedContent("nothing to send: no text and no attachments")
-            await self._run(message, steps, reply, "rebuild", chat_id)
-        return Sent(external_ids=[str(i) for i in message.meta[IDS]])
+            raise RejectedContent("nothing to send: no text and no attachments")
+        return await self._run(out, steps, reply, "rebuild", chat_id)
 
-    def _reply_parameters(self, reply_to: Message | None) -> ReplyParameters | None:
-        target = None
-        if reply_to is not None and reply_to.kind is MessageKind.IN and reply_to.external_id:
-            target = int(reply_to.external_id)
-        elif reply_to is not None and reply_to.meta.get(IDS):
-            target = int(reply_to.meta[IDS][0])  # an earlier reply of ours
+    def _reply_parameters(self, reply_to: list[str]) -> ReplyParameters | None:
+        target = next((i for i in reply_to if i.lstrip("-").isdigit()), None)
         if target is None:
             return None
-        return ReplyParameters(message_id=target, allow_sending_without_reply=True)
+        return ReplyParameters(message_id=int(target), allow_sending_without_reply=True)
 
-    def _copy_plan(
-        self, chat_id: int, message: Message, reply: ReplyParameters | None
-    ) -> list[Step]:
-        """The same bot copies the operator's message: every kind and format exactly."""
-        meta = message.meta
-        ids = [int(i) for i in meta.get("team_message_ids") or []]
-        if not ids or meta.get("team_bot_id") != self.bot.id:
+    def _copy_plan(self, out: Outgoing) -> list[Step]:
+        """The same bot copies the operator's message from the topic: every kind and format
+        exactly."""
+        copy = next((c for c in out.copies if c.source == self.key and c.ids), None)
+        if copy is None:
             return []
-        source = int(meta.get("team_chat_id") or self.team_chat_id)
-        first = message.attachments[0]["kind"] if message.attachments else None
+        chat_id = int(out.chat_key)
+        ids = [int(i) for i in copy.ids]
+        source = int(copy.chat) if copy.chat else self.team_chat_id
+        attachments = out.content.attachments
+        first = attachments[0].kind if attachments else None
         holds = "text" if first is None else None if first in CAPTIONLESS else "caption"
         if len(ids) == 1:
 
@@ -101,7 +237,7 @@ class TelegramClientConnector:
                 ]
 
             return [Step(copy_one, holds_text=holds)]
-        if reply is not None:
+        if out.reply_to:
             # copyMessages cannot reply: rebuild the album, which reuses our own file_ids.
             return []
 
@@ -112,86 +248,81 @@ class TelegramClientConnector:
 
     async def _run(
         self,
-        message: Message,
+        out: Outgoing,
         steps: list[Step],
         reply: ReplyParameters | None,
         path: str,
         chat_id: int,
-    ) -> None:
-        done: list[list[int]] = list(message.meta.get(STEPS) or [])
-        for index in range(len(done), len(steps)):
+    ) -> Sent:
+        for index in range(len(out.done), len(steps)):
             wait = self.pace.take(chat_id, steps[index].size)
             if wait > 0:
                 # The steps done so far are kept: the rest goes when the chat's pace allows.
                 raise TemporaryFailure("the chat's pace", retry_after=wait)
             sent = await self._attempt(steps[index].send, reply if index == 0 else None)
-            done.append([m.message_id for m in sent])
-            ids = [i for part in done for i in part]
-            await self._save(message, {PATH: path, STEPS: done, IDS: ids})
-        text_ids = [done[i][0] for i, step in enumerate(steps) if step.holds_text]
+            await out.step_done([str(m.message_id) for m in sent], path=path)
+        text_ids = [out.done[i][0] for i, step in enumerate(steps) if step.holds_text]
         caption = any(step.holds_text == "caption" for step in steps)
-        await self._save(message, {DONE: True, TEXT: {"ids": text_ids, "caption": caption}})
+        return Sent(out.done_ids, data={TEXT: {"ids": text_ids, "caption": caption}})
 
     async def _attempt(self, send: Send, reply: ReplyParameters | None) -> list[TgMessage]:
         with delivery_errors():
             try:
                 return await send(reply)
             except TelegramBadRequest as exc:
-                if reply is None or REPLY_GONE not in exc.message:
+                if reply is None or not isinstance(translate(exc), ReplyGone):
                     raise
                 return await send(None)
 
-    async def _save(self, message: Message, changes: dict[str, Any]) -> None:
-        message.meta = {**message.meta, **changes}
-        await message.save(update_fields=["meta"])
-
     # --- edit ------------------------------------------------------------------------------
 
-    async def edit(self, dialog: Dialog, message: Message) -> Sent | None:
+    async def edit(self, out: Outgoing, copies: list[str], data: dict[str, Any]) -> Sent | None:
         """Mirror an operator's edit: the caption, or the text parts (added or removed as the
-        new text needs). Before delivery there is nothing to do: the send carries the edit."""
-        where = message.meta.get(TEXT)
-        if not where or not where.get("ids"):
+        new text needs)."""
+        where = data.get(TEXT) or {}
+        if not where.get("ids"):
             return None
-        chat_id = int(dialog.chat_key)
+        chat_id = int(out.chat_key)
+        content = out.content
         if where.get("caption"):
-            if utf16_len(message.text) > CAPTION_LIMIT:
+            if utf16_len(content.text) > CAPTION_LIMIT:
                 raise RejectedContent("message caption is too long")
-            await self._edit_caption(chat_id, int(where["ids"][0]), message)
+            await self._edit_caption(chat_id, int(where["ids"][0]), content)
             return None
-        if await self._edit_parts(chat_id, message, [int(i) for i in where["ids"]]):
-            return Sent(external_ids=[str(i) for i in message.meta.get(IDS, [])])
-        return None
+        return await self._edit_parts(chat_id, content, [int(i) for i in where["ids"]], copies)
 
-    async def _edit_caption(self, chat_id: int, message_id: int, message: Message) -> None:
+    async def _edit_caption(self, chat_id: int, message_id: int, content: Content) -> None:
         with delivery_errors():
             try:
                 await self.bot.edit_message_caption(
                     chat_id=chat_id,
                     message_id=message_id,
-                    caption=message.text or None,
-                    caption_entities=to_entities(message.entities) if message.text else None,
+                    caption=content.text or None,
+                    caption_entities=to_entities(content.text, content.spans),
                     parse_mode=None,
                 )
             except TelegramBadRequest as exc:
                 if not is_not_modified(exc):
                     raise
 
-    async def _edit_parts(self, chat_id: int, message: Message, old: list[int]) -> bool:
-        """True when the parts changed (one added or removed)."""
-        parts = split_text(message.text, message.entities)
+    async def _edit_parts(
+        self, chat_id: int, content: Content, old: list[int], copies: list[str]
+    ) -> Sent | None:
+        """The text's parts edited in place; a part added or removed as the new text needs.
+        A Sent only when the parts changed."""
+        parts = split(content.text, content.spans)
         if not parts:
             raise RejectedContent("message text is empty")
         new: list[int] = []
         with delivery_errors():
-            for index, (text, entities) in enumerate(parts):
+            for index, (text, spans) in enumerate(parts):
                 if index < len(old):
                     try:
                         await self.bot.edit_message_text(
                             text,
                             chat_id=chat_id,
                             message_id=old[index],
-                            entities=to_entities(entities),
+                            entities=to_entities(text, spans),
                             parse_mode=None,
                         )
                     except TelegramBadRequest as exc:
@@ -200,14 +331,14 @@ class TelegramClientConnector:
                     new.append(old[index])
                 else:
                     sent = await self.bot.send_message(
-                        chat_id, text, entities=to_entities(entities), parse_mode=None
+                        chat_id, text, entities=to_entities(text, spans), parse_mode=None
                     )
                     new.append(sent.message_id)
             for surplus in old[len(parts) :]:
                 await self.bot.delete_message(chat_id, surplus)
         if new == old:
-            return False
-        ids = [i for i in message.meta.get(IDS, []) if i not in old[len(parts) :]]
-        ids += [i for i in new if i not in ids]
-        await self._save(message, {IDS: ids, TEXT: {"ids": new, "caption": False}})
-        return True
+            return None
+        removed = {str(i) for i in old[len(parts) :]}
+        ids = [i for i in copies if i not in removed]
+        ids += [str(i) for i in new if str(i) not in ids]
+        return Sent(ids, data={TEXT: {"ids": new, "caption": False}})

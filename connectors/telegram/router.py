@@ -8,18 +8,15 @@ from aiogram import F, Router
 from aiogram.types import Message
 
 from connectors.telegram.inbound import message_to_inbound
-from core.connector import IngestFn
+from core.ingest import Inbound
+from tgapi.filters import CONTENT
 
-# (channel_id, chat_key, external_id, text, entities): core.ingest.Ingest.edit.
-EditFn = Callable[[int, str, str, str, list], Awaitable[object]]
+# core.channels.Sink.ingest and .edited: a new message, and a message as it is after an edit.
+IngestFn = Callable[[Inbound], Awaitable[object]]
+EditFn = Callable[[Inbound], Awaitable[object]]
 
 # "/start", "/start payload", "/start@some_bot": the chat opening, not a question.
 START = r"^/start(@\w+)?(\s|$)"
-
-# Service messages (a pin, "write access allowed", ...) are not something a client said.
-CONTENT = F.text | F.caption | F.photo | F.document | F.voice | F.audio | F.video | F.video_note
-CONTENT |= F.sticker | F.animation | F.location | F.contact | F.venue | F.poll | F.dice | F.game
-CONTENT |= F.story | F.invoice | F.giveaway | F.paid_media | F.checklist
 
 
 def client_router(
@@ -47,9 +44,6 @@ def client_router(
 
     @router.edited_message()
     async def edited(message: Message) -> None:
-        content = message_to_inbound(message, channel_id, bot_id)
-        await on_edit(
-            channel_id, content.chat_key, content.external_id, content.text, content.entities
-        )
+        await on_edit(message_to_inbound(message, channel_id, bot_id))
 
     return router

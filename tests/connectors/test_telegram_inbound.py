@@ -7,9 +7,11 @@ from typing import Any
 
 from aiogram.types import Message
 
-from connectors.telegram.inbound import describe_unsupported, message_to_inbound
+from connectors.telegram.inbound import message_to_inbound
+from core.content import Attachment, AttachmentKind, Span, SpanKind
 from core.models import ContactKind
 from tests.connectors.conftest import TEAM_BOT, Desk, updates
+from tgapi.parse import is_unsupported, source_key
 
 
 async def sent_by_client(desk: Desk, **content: Any) -> list[Message]:
@@ -30,9 +32,9 @@ async def test_text_with_formatting_sender_and_reply(desk: Desk) -> None:
     assert inbound.sender.kind is ContactKind.TELEGRAM
     assert inbound.sender.value == str(desk.client_id)
     assert inbound.sender.name == "Ivan Petrov" and inbound.sender.display == "@ivan"
-    assert inbound.text == "Hello there"
-    assert inbound.entities == [{"type": "bold", "offset": 0, "length": 5}]
-    assert inbound.attachments == [] and inbound.album_key is None
+    assert inbound.content.text == "Hello there"
+    assert inbound.content.spans == (Span(SpanKind.BOLD, 0, 5),)
+    assert inbound.content.attachments == () and inbound.album_key is None
     assert inbound.reply_to_external_id is None
 
     [reply] = await sent_by_client(desk, text="and?", reply_to_message_id=first.message_id)
@@ -43,7 +45,7 @@ async def test_text_with_formatting_sender_and_reply(desk: Desk) -> None:
 async def test_command_looking_text_is_content(desk: Desk) -> None:
     [message] = await sent_by_client(desk, text="/refund please")
     inbound = message_to_inbound(message, channel_id=1, bot_id=desk.bot.id)
-    assert inbound.text == "/refund please"
+    assert inbound.content.text == "/refund please"
 
 
 async def test_photo_keeps_the_largest_size_caption_and_owner_bot(desk: Desk) -> None:
@@ -55,16 +57,20 @@ async def test_photo_keeps_the_largest_size_caption_and_owner_bot(desk: Desk) ->
     )
     assert message.photo
     inbound = message_to_inbound(message, channel_id=1, bot_id=desk.bot.id)
-    assert inbound.text == "see"
-    assert inbound.entities == [{"type": "italic", "offset": 0, "length": 3}]
-    [att] = inbound.attachments
-    assert att == {
-        "kind": "photo",
-        "file_id": message.photo[-1].file_id,
-        "file_unique_id": message.photo[-1].file_unique_id,
-        "size": len(b"jpeg bytes"),
-        "bot_id": desk.bot.id,
-    }
+    assert inbound.content.text == "see"
+    assert inbound.content.spans == (Span(SpanKind.ITALIC, 0, 3),)
+    [att] = inbound.content.attachments
+    # A file_id is valid for the bot that received it: it is kept as that bot's source.
+    assert att == Attachment(
+        AttachmentKind.PHOTO,
+        size=len(b"jpeg bytes"),
+        sources={
+            source_key(desk.bot.id): {
+                "file_id": message.photo[-1].file_id,
+                "file_unique_id": message.photo[-1].file_unique_id,
+            }
+        },
+    )
 
 
 async def test_every_file_kind(desk: Desk) -> None:
@@ -79,32 +85,39 @@ async def test_every_file_kind(desk: Desk) -> None:
     }
     for kind, spec in specs.items():
         [message] = await sent_by_client(desk, **{kind: spec})
-        [att] = message_to_inbound(message, channel_id=1, bot_id=desk.bot.id).attachments
+        inbound = message_to_inbound(message, channel_id=1, bot_id=desk.bot.id)
+        [att] = inbound.content.attachments
         media = getattr(message, kind)
-        assert att["kind"] == kind
-        assert att["file_id"] == media.file_id and att["bot_id"] == desk.bot.id
-        assert att["file_unique_id"] == media.file_unique_id
-        assert att["size"] == media.file_size
+        assert att.kind == kind
+        assert att.sources == {
+            source_key(desk.bot.id): {
+                "file_id": media.file_id,
+                "file_unique_id": media.file_unique_id,
+            }
+        }
+        assert att.size == media.file_size
         if kind == "document":
-            assert att["file_name"] == "invoice.pdf" and att["mime_type"] == "application/pdf"
+            assert att.name == "invoice.pdf" and att.mime == "application/pdf"
         if kind == "voice":
-            assert att["mime_type"] == "audio/ogg" and "file_name" not in att
+            assert att.mime == "audio/ogg" and att.name == ""
 
 
 async def test_location_and_contact(desk: Desk) -> None:
     [loc] = await sent_by_client(desk, location={"latitude": 55.75, "longitude": 37.61})
     inbound = message_to_inbound(loc, channel_id=1, bot_id=desk.bot.id)
-    assert inbound.text == ""
-    assert inbound.attachments == [{"kind": "location", "latitude": 55.75, "longitude": 37.61}]
+    assert inbound.content.text == ""
+    assert inbound.content.attachments == (
+        Attachment(AttachmentKind.LOCATION, data={"latitude": 55.75, "longitude": 37.61}),
+    )
     [con] = await sent_by_client(desk, contact={"phone_number": "+79990001122", "first_name": "A"})
-    assert message_to_inbound(con, channel_id=1, bot_id=desk.bot.id).attachments == [
-        {"kind": "contact", "phone_number": "+79990001122", "first_name": "A"}
-    ]
+    assert message_to_inbound(con, channel_id=1, bot_id=desk.bot.id).content.attachments == (
+        Attachment(AttachmentKind.CONTACT, data={"phone": "+79990001122", "first_name": "A"}),
+    )
     [con2] = await sent_by_client(
         desk, contact={"phone_number": "+1", "first_name": "B", "last_name": "C"}
     )
-    [att] = message_to_inbound(con2, channel_id=1, bot_id=desk.bot.id).attachments
-    assert att["last_name"] == "C"
+    [att] = message_to_inbound(con2, channel_id=1, bot_id=desk.bot.id).content.attachments
+    assert att.data["last_name"] == "C"
 
 
 async def test_album_parts_share_the_album_key(desk: Desk) -> None:
@@ -115,8 +128,8 @@ async def test_album_parts_share_the_album_key(desk: Desk) -> None:
     assert len(inbounds) == 2
     assert inbounds[0].album_key == inbounds[1].album_key == parts[0].media_group_id
     assert inbounds[0].album_key is not None
-    assert [i.text for i in inbounds] == ["", "two photos"]
-    assert all(i.attachments[0]["kind"] == "photo" for i in inbounds)
+    assert [i.content.text for i in inbounds] == ["", "two photos"]
+    assert all(i.content.attachments[0].kind is AttachmentKind.PHOTO for i in inbounds)
 
 
 def _message(**content: Any) -> Message:
@@ -150,10 +163,10 @@ def test_unsupported_kinds_arrive_as_a_label() -> None:
         }
     )
     dice = _message(dice={"emoji": "🎲", "value": 4})
-    assert describe_unsupported(poll) and describe_unsupported(dice)
-    assert message_to_inbound(poll, 1, 9).text == "[poll] Pizza?"
-    assert message_to_inbound(dice, 1, 9).text == "[dice] 🎲 4"
-    assert not describe_unsupported(_message(text="hi"))
+    assert is_unsupported(poll) and is_unsupported(dice)
+    assert message_to_inbound(poll, 1, 9).content.text == "[poll] Pizza?"
+    assert message_to_inbound(dice, 1, 9).content.text == "[dice] 🎲 4"
+    assert not is_unsupported(_message(text="hi"))
 
 
 def test_venue_is_a_location_with_its_name() -> None:
@@ -166,5 +179,7 @@ def test_venue_is_a_location_with_its_name() -> None:
         },
     )
     inbound = message_to_inbound(venue, 1, 9)
-    assert inbound.text == "Cafe\nMain st 1"
-    assert inbound.attachments == [{"kind": "location", "latitude": 1.5, "longitude": 2.5}]
+    assert inbound.content.text == "Cafe\nMain st 1"
+    assert inbound.content.attachments == (
+        Attachment(AttachmentKind.LOCATION, data={"latitude": 1.5, "longitude": 2.5}),
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.telegram.pace import BURST, WINDOW_SECONDS, ChatPace
+from tgapi.limits import BURST, WINDOW_SECONDS, ChatPace
 
 
 class Clock:

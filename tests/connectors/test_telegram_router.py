@@ -11,6 +11,7 @@ from aiogram.client.telegram import TelegramAPIServer
 
 from connectors.telegram.router import client_router
 from core.clock import FrozenClock
+from core.content import Content, Span, SpanKind
 from core.context import CoreContext
 from core.ingest import Inbound
 from core.models import Dialog, Message
@@ -82,9 +83,9 @@ async def test_everything_else_is_ingested_commands_included(desk: Desk) -> None
     )
     await deliver(dp, desk.bot)
     got = recorder.inbound
-    assert [i.text for i in got[:3]] == ["/help me", "/started yesterday", "look"]
+    assert [i.content.text for i in got[:3]] == ["/help me", "/started yesterday", "look"]
     assert got[3].album_key and got[3].album_key == got[4].album_key
-    assert [i.attachments[0]["kind"] for i in got[2:]] == [
+    assert [i.content.attachments[0].kind for i in got[2:]] == [
         "photo", "photo", "photo", "location", "contact"
     ]  # fmt: skip
     assert all(i.channel_id == desk.channel.id and i.chat_key == str(desk.client_id) for i in got)
@@ -112,15 +113,13 @@ async def test_client_edits_are_reported(desk: Desk) -> None:
     await desk.emu.edit(desk.client_id, sent["message_id"], to_bot=TEAM_BOT, text="<b>hello</b>",
                         parse_mode="HTML")  # fmt: skip
     await deliver(dp, desk.bot)
-    assert recorder.edits == [
-        (
-            desk.channel.id,
-            str(desk.client_id),
-            str(sent["message_id"]),
-            "hello",
-            [{"type": "bold", "offset": 0, "length": 5}],
-        )
-    ]
+    [(edited,)] = recorder.edits
+    assert (edited.channel_id, edited.chat_key, edited.external_id) == (
+        desk.channel.id,
+        str(desk.client_id),
+        str(sent["message_id"]),
+    )
+    assert edited.content == Content("hello", (Span(SpanKind.BOLD, 0, 5),))
 
 
 async def test_end_to_end_with_the_core(desk: Desk) -> None:
@@ -131,7 +130,7 @@ async def test_end_to_end_with_the_core(desk: Desk) -> None:
             channel_id=desk.channel.id,
             bot_id=desk.bot.id,
             ingest=core.ingest,
-            on_edit=core.ingest.edit,
+            on_edit=core.ingest.edited,
             greeting=greeting,
         )
     )

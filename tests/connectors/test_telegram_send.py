@@ -12,10 +12,12 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
 from connectors.telegram.client import TelegramClientConnector
-from connectors.telegram.inbound import message_to_inbound
-from core.connector import RecipientUnreachable, RejectedContent, TemporaryFailure
+from core.channels import RecipientUnreachable, RejectedContent, TemporaryFailure
+from core.content import Attachment, AttachmentKind, Span, SpanKind
+from core.delivery import copy_ids
 from core.models import Message
 from tests.connectors.conftest import TEAM_BOT, Desk, updates
+from tgapi.parse import content_of, source_key
 
 
 def b64(data: bytes) -> str:
@@ -30,34 +32,37 @@ async def operator_post(desk: Desk, thread_id: int | None = None, **content: Any
     return [m for m in messages if m.from_user and m.from_user.id == desk.operator_id]
 
 
-async def attachment(desk: Desk, **content: Any) -> dict[str, Any]:
+async def attachment(desk: Desk, **content: Any) -> Attachment:
     [message] = await operator_post(desk, **content)
-    return message_to_inbound(message, 0, desk.bot.id).attachments[0]
+    return content_of(message, desk.bot.id).attachments[0]
+
+
+def unique_id(att: Attachment, bot_id: int) -> str:
+    return str((att.source(source_key(bot_id)) or {})["file_unique_id"])
 
 
 async def send(desk: Desk, message: Message, reply_to: Message | None = None) -> list[str]:
-    sent = await desk.connector.send(desk.dialog, message, reply_to)
-    return sent.external_ids
+    return await desk.deliver(message, reply_to)
 
 
 async def test_text_with_entities_html_looking_text_arrives_literally(desk: Desk) -> None:
     # Even a bot with a default parse mode never parses a text as markup.
     session = AiohttpSession(api=TelegramAPIServer.from_base(desk.emu.base_url))
     bot = Bot(desk.bot.token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
-    desk.connector = TelegramClientConnector(desk.channel, bot, {bot.id: bot}, desk.team_chat_id)
+    desk.connector = TelegramClientConnector(
+        bot, bots={bot.id: bot}, team_chat_id=desk.team_chat_id
+    )
     desk.connector.pace.take = lambda chat_id, n=1: 0.0  # type: ignore[method-assign]
     text = "<b>not bold</b> & this is"
     bold = {"type": "bold", "offset": 21, "length": 4}
     try:
-        message = await desk.out(text, entities=[bold])
+        message = await desk.out(text, spans=[Span(SpanKind.BOLD, 21, 25)])
         ids = await send(desk, message)
     finally:
         await session.close()
     [view] = (await desk.client_view())[-1:]
     assert view["text"] == text and view["entities"] == [bold]
     assert ids == [str(view["message_id"])]
-    stored = await Message.get(id=message.id)
-    assert stored.meta["client_message_ids"] == [view["message_id"]]
 
 
 async def test_photo_document_voice_reuse_the_bots_own_file_ids(desk: Desk) -> None:
@@ -72,16 +77,16 @@ async def test_photo_document_voice_reuse_the_bots_own_file_ids(desk: Desk) -> N
     assert views[0]["caption"] == "the photo"
     assert views[1]["file_name"] == "a.pdf"
     assert [v["file_unique_id"] for v in views] == [
-        photo["file_unique_id"],
-        doc["file_unique_id"],
-        voice["file_unique_id"],
+        unique_id(photo, desk.bot.id),
+        unique_id(doc, desk.bot.id),
+        unique_id(voice, desk.bot.id),
     ]
     assert await desk.emu.calls("getFile") == []  # nothing was downloaded
 
 
 async def test_location_and_contact(desk: Desk) -> None:
-    location = {"kind": "location", "latitude": 55.75, "longitude": 37.61}
-    contact = {"kind": "contact", "phone_number": "+79990001122", "first_name": "Desk"}
+    location = Attachment(AttachmentKind.LOCATION, data={"latitude": 55.75, "longitude": 37.61})
+    contact = Attachment(AttachmentKind.CONTACT, data={"phone": "+79990001122", "first_name": "D"})
     await send(desk, await desk.out(attachments=[location]))
     await send(desk, await desk.out(attachments=[contact]))
     loc, con = (await desk.client_view())[-2:]
@@ -118,13 +123,8 @@ async def test_copy_from_the_team_topic_keeps_content_exactly(desk: Desk) -> Non
     topic = await desk.bot.create_forum_topic(desk.team_chat_id, "Ivan Petrov")
     tid = topic.message_thread_id
     [post] = await operator_post(desk, tid, text="<b>Hi</b> <i>there</i>", parse_mode="HTML")
-    meta = {
-        "team_chat_id": desk.team_chat_id,
-        "team_message_ids": [post.message_id],
-        "team_bot_id": desk.bot.id,
-    }
-    content = message_to_inbound(post, 0, desk.bot.id)
-    await send(desk, await desk.out(content.text, entities=content.entities, meta=meta))
+    content = content_of(post, desk.bot.id)
+    await send(desk, await desk.out(content.text, spans=content.spans, posted_as=[post.message_id]))
     view = (await desk.client_view())[-1]
     assert view["text"] == "Hi there"
     assert [e["type"] for e in view["entities"]] == ["bold", "italic"]
@@ -139,13 +139,9 @@ async def test_copy_of_an_album_and_with_a_reply(desk: Desk) -> None:
         topic.message_thread_id,
         media_group=[{"photo": {}, "caption": "two"}, {"photo": {}}],
     )
-    meta = {
-        "team_chat_id": desk.team_chat_id,
-        "team_message_ids": [p.message_id for p in posts],
-        "team_bot_id": desk.bot.id,
-    }
-    attachments = [message_to_inbound(p, 0, desk.bot.id).attachments[0] for p in posts]
-    await send(desk, await desk.out("two", attachments=attachments, meta=meta))
+    posted_as = [p.message_id for p in posts]
+    attachments = [content_of(p, desk.bot.id).attachments[0] for p in posts]
+    await send(desk, await desk.out("two", attachments=attachments, posted_as=posted_as))
     views = (await desk.client_view())[-2:]
     assert [v["kind"] for v in views] == ["photo", "photo"]
     assert views[0]["media_group_id"] == views[1]["media_group_id"] is not None
@@ -154,7 +150,8 @@ async def test_copy_of_an_album_and_with_a_reply(desk: Desk) -> None:
     # copyMessages cannot reply: an album that answers a question is sent again, by file_id
     question = await desk.emu.send(desk.client_id, to_bot=TEAM_BOT, text="photos?")
     stored = await desk.incoming(question["message_id"])
-    await send(desk, await desk.out("two", attachments=attachments, meta=meta), reply_to=stored)
+    again = await desk.out("two", attachments=attachments, posted_as=posted_as)
+    await send(desk, again, reply_to=stored)
     views = (await desk.client_view())[-2:]
     assert [v["reply_to_message_id"] for v in views] == [question["message_id"]] * 2
     assert views[0]["media_group_id"] == views[1]["media_group_id"] is not None
@@ -164,12 +161,7 @@ async def test_copy_falls_back_to_the_stored_content_when_the_post_is_gone(desk:
     topic = await desk.bot.create_forum_topic(desk.team_chat_id, "Ivan Petrov")
     [post] = await operator_post(desk, topic.message_thread_id, text="kept")
     await desk.bot.delete_message(desk.team_chat_id, post.message_id)
-    meta = {
-        "team_chat_id": desk.team_chat_id,
-        "team_message_ids": [post.message_id],
-        "team_bot_id": desk.bot.id,
-    }
-    await send(desk, await desk.out("kept", meta=meta))
+    await send(desk, await desk.out("kept", posted_as=[post.message_id]))
     assert (await desk.client_view())[-1]["text"] == "kept"
 
 
@@ -180,12 +172,10 @@ async def test_a_separate_client_bot_uploads_the_team_bots_file(desk: Desk) -> N
     await desk.emu.send(desk.client_id, to_bot=username, text="/start")
     photo = await attachment(desk, photo={"content_base64": b64(b"team bot's photo")})
     bots = {desk.bot.id: desk.bot, client_bot.id: client_bot}
-    channel = desk.channel  # the channel row does not matter to sending
-    connector = TelegramClientConnector(channel, client_bot, bots, desk.team_chat_id)
+    connector = TelegramClientConnector(client_bot, bots=bots, team_chat_id=desk.team_chat_id)
     connector.pace.take = lambda chat_id, n=1: 0.0  # type: ignore[method-assign]
-    meta = {"team_chat_id": desk.team_chat_id, "team_message_ids": [1], "team_bot_id": desk.bot.id}
-    message = await desk.out("from the team", attachments=[photo], meta=meta)
-    await connector.send(desk.dialog, message, None)
+    message = await desk.out("from the team", attachments=[photo], posted_as=[1])
+    await desk.deliver(message, connector=connector)
     view = (await desk.client_view(username))[-1]
     assert view["kind"] == "photo" and view["caption"] == "from the team"
     # the client bot can fetch what the client sees: the same bytes
@@ -201,8 +191,8 @@ async def test_a_separate_client_bot_uploads_the_team_bots_file(desk: Desk) -> N
 async def test_long_text_is_split_at_paragraphs_with_formatting_kept(desk: Desk) -> None:
     first, second = "a" * 3000, "b" * 2000
     text = f"{first}\n\n{second}"
-    bold = {"type": "bold", "offset": 2990, "length": 1010}  # crosses the cut
-    ids = await send(desk, await desk.out(text, entities=[bold]))
+    bold = Span(SpanKind.BOLD, 2990, 4000)  # crosses the cut
+    ids = await send(desk, await desk.out(text, spans=[bold]))
     views = (await desk.client_view())[-2:]
     # The blank line at the cut stays with the first part: joined, the parts are the text.
     assert [v["text"] for v in views] == [f"{first}\n\n", second]
@@ -243,6 +233,7 @@ async def test_blocked_or_never_started_client_is_unreachable(desk: Desk) -> Non
         await send(desk, await desk.out("hello?"))
     stranger = await desk.emu.user("Nobody")
     desk.dialog.chat_key = str(stranger["id"])
+    await desk.dialog.save(update_fields=["chat_key"])
     with pytest.raises(RecipientUnreachable, match="can't initiate conversation"):
         await send(desk, await desk.out("hello?"))
 
@@ -259,14 +250,15 @@ async def test_server_errors_are_temporary(desk: Desk, code: int, description: s
 
 
 async def test_rejected_content(desk: Desk) -> None:
-    bogus = {"kind": "photo", "file_id": "AgACnope", "file_unique_id": "x", "bot_id": desk.bot.id}
+    ref = {"file_id": "AgACnope", "file_unique_id": "x"}
+    bogus = Attachment(AttachmentKind.PHOTO, sources={source_key(desk.bot.id): ref})
     with pytest.raises(RejectedContent, match="wrong file identifier"):
         await send(desk, await desk.out("", attachments=[bogus]))
     await desk.emu.fault("sendMessage", description="Bad Request: message is too long")
     with pytest.raises(RejectedContent, match="message is too long"):
         await send(desk, await desk.out("hello"))
-    stray = {"kind": "photo", "file_id": "AgACx", "file_unique_id": "y", "bot_id": 999}
-    with pytest.raises(RejectedContent, match="does not run"):
+    stray = Attachment(AttachmentKind.PHOTO, sources={source_key(999): {"file_id": "AgACx"}})
+    with pytest.raises(RejectedContent):
         await send(desk, await desk.out("", attachments=[stray]))
 
 
@@ -274,18 +266,18 @@ async def test_edits_are_mirrored(desk: Desk) -> None:
     message = await desk.out("first version")
     await send(desk, message)
     message.text = "second version"
-    message.entities = [{"type": "italic", "offset": 0, "length": 6}]
-    await desk.connector.edit(desk.dialog, message)
+    message.spans = [Span(SpanKind.ITALIC, 0, 6).to_json()]
+    await desk.mirror_edit(message)
     view = (await desk.client_view())[-1]
     assert view["text"] == "second version" and view["edited"]
     assert view["entities"] == [{"type": "italic", "offset": 0, "length": 6}]
-    await desk.connector.edit(desk.dialog, message)  # not modified: fine
+    await desk.mirror_edit(message)  # not modified: fine
 
     photo = await attachment(desk, photo={})
     media = await desk.out("caption one", attachments=[photo])
     await send(desk, media)
     media.text = "caption two"
-    await desk.connector.edit(desk.dialog, media)
+    await desk.mirror_edit(media)
     view = (await desk.client_view())[-1]
     assert view["kind"] == "photo" and view["caption"] == "caption two" and view["edited"]
 
@@ -294,13 +286,13 @@ async def test_an_edit_that_grows_past_the_limit_adds_a_part(desk: Desk) -> None
     message = await desk.out("short")
     await send(desk, message)
     message.text = "c" * 3000 + "\n" + "d" * 3000
-    await desk.connector.edit(desk.dialog, message)
+    await desk.mirror_edit(message)
     views = (await desk.client_view())[-2:]
     assert [v["text"] for v in views] == ["c" * 3000 + "\n", "d" * 3000]
-    stored = await Message.get(id=message.id)
-    assert stored.meta["client_message_ids"] == [v["message_id"] for v in views]
+    # A client's reply to either part finds the message.
+    assert set(await copy_ids(message)) >= {str(v["message_id"]) for v in views}
     message.text = "short again"
-    await desk.connector.edit(desk.dialog, message)
+    await desk.mirror_edit(message)
     views = await desk.client_view()
     assert views[-1]["text"] == "short again"
     assert all(v["text"] != "d" * 3000 for v in views)
@@ -308,37 +300,36 @@ async def test_an_edit_that_grows_past_the_limit_adds_a_part(desk: Desk) -> None
 
 async def test_edit_before_delivery_does_nothing(desk: Desk) -> None:
     before = len(await desk.client_view())
-    await desk.connector.edit(desk.dialog, await desk.out("never sent"))
+    await desk.mirror_edit(await desk.out("never sent"))
     assert len(await desk.client_view()) == before
 
 
 async def test_an_album_merged_by_core_delivery_is_copied_and_remembered(desk: Desk) -> None:
     # core.delivery merges an album's parts into one message before handing it over.
-    from core.delivery import merge_album
-
     topic = await desk.bot.create_forum_topic(desk.team_chat_id, "Ivan Petrov")
     posts = await operator_post(
         desk, topic.message_thread_id, media_group=[{"photo": {}, "caption": "a"}, {"photo": {}}]
     )
     parts = []
     for post in posts:
-        content = message_to_inbound(post, 0, desk.bot.id)
-        meta = {
-            "team_chat_id": desk.team_chat_id,
-            "team_message_ids": [post.message_id],
-            "team_bot_id": desk.bot.id,
-        }
-        parts.append(await desk.out(content.text, attachments=content.attachments, meta=meta))
+        content = content_of(post, desk.bot.id)
+        parts.append(
+            await desk.out(
+                content.text, attachments=content.attachments, posted_as=[post.message_id]
+            )
+        )
     for part in parts:
         part.album_key = "g1"
         await part.save(update_fields=["album_key"])
-    ids = await send(desk, merge_album(parts))
+    await send(desk, parts[0])
     views = (await desk.client_view())[-2:]
-    assert ids == [str(v["message_id"]) for v in views]
+    # Each part is known by the id of its item: a client's reply to either finds it.
+    assert [await copy_ids(part) for part in parts] == [[str(v["message_id"])] for v in views]
+    assert len(await desk.emu.calls("copyMessages")) == 1
     first = await Message.get(id=parts[0].id)
-    assert first.meta["client_message_ids"] == [v["message_id"] for v in views]
-    assert first.meta["client_text"] == {"ids": [views[0]["message_id"]], "caption": True}
+    assert first.delivered_at is not None
+    assert (await Message.get(id=parts[1].id)).delivered_at is not None
     # an edit of the album's caption reaches the client's album
     first.text = "a, edited"
-    await desk.connector.edit(desk.dialog, first)
+    await desk.mirror_edit(first)
     assert (await desk.client_view())[-2]["caption"] == "a, edited"

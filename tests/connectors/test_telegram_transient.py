@@ -15,10 +15,9 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import SendMessage
 
-from bot.team.calls import ThreadGone, TopicClosed, call
-from connectors.telegram.errors import delivery_errors
-from core.connector import TemporaryFailure
+from core.channels import TemporaryFailure
 from core.outbox import RetryLater
+from tgapi.errors import ThreadGone, TopicClosed, call, delivery_errors
 
 METHOD = SendMessage(chat_id=1, text="x")
 TRANSIENT: list[BaseException] = [

@@ -7,8 +7,8 @@ from datetime import datetime
 import pytest
 import pytest_asyncio
 
+from core.channels import ensure_channel
 from core.clock import FrozenClock
-from core.connector import ensure_channel
 from core.events import CoreEvent
 from core.models import Channel, ChannelKind, Operator
 from core.service import Core

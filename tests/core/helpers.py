@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+from core.content import Content
 from core.events import CoreEvent
 from core.ingest import Inbound, IngestResult, Sender
 from core.models import Channel, ContactKind, Dialog, Event
@@ -26,7 +27,7 @@ def inbound(
         chat_key=chat,
         external_id=external_id or f"m{next(_ids)}",
         sender=sender or Sender(ContactKind.TELEGRAM, "42", "Anna"),
-        text=text,
+        content=Content(text),
     )
 
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from core.channels import ensure_channel
 from core.clock import FrozenClock
-from core.connector import ensure_channel
 from core.events import EpisodeStarted
 from core.lifecycle import DialogStatus
 from core.models import Channel, ChannelKind, Dialog, Episode, Message, Operator, WindowKind

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from core.channels import ensure_channel
 from core.clock import FrozenClock
-from core.connector import ensure_channel
+from core.content import Content
 from core.events import DialogCreated, EpisodeStarted, MessageCreated
 from core.ingest import Inbound, Sender
 from core.models import (
@@ -161,7 +162,7 @@ async def test_reply_to_links_the_client_message(core: Core, telegram: Channel) 
             chat_key="chat-1",
             external_id="11",
             sender=ANNA,
-            text="see above",
+            content=Content("see above"),
             reply_to_external_id="10",
         )
     )

@@ -7,14 +7,17 @@ from datetime import timedelta
 
 import pytest
 
-from core.clock import FrozenClock
-from core.connector import (
-    IngestFn,
+from core.channels import (
+    Capabilities,
+    Outgoing,
     RecipientUnreachable,
     Sent,
+    Sink,
     TemporaryFailure,
 )
+from core.clock import FrozenClock
 from core.conversation import SEND_TO_CLIENT
+from core.copies import Origin
 from core.events import DeliveryFailed, MessageCreated
 from core.models import (
     Channel,
@@ -39,33 +42,45 @@ class FakeConnector:
     """A channel that records what it was asked to send and fails when told to."""
 
     kind = ChannelKind.TELEGRAM
+    name = "fake"
+    capabilities = Capabilities(edits=True, replies=True)
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
+        self.key = channel.key
         self.sent: list[tuple[str, str]] = []
-        self.edited: list[str] = []
+        self.outgoing: list[Outgoing] = []
+        self.edited: list[tuple[str, list[str], dict]] = []
         self.failures: list[Exception] = []
 
-    async def start(self, ingest: IngestFn) -> None:
+    async def start(self, sink: Sink) -> None:
         pass
 
     async def stop(self) -> None:
         pass
 
-    async def send(self, dialog: Dialog, message: Message, reply_to: Message | None) -> Sent:
+    def webhooks(self) -> list:
+        return []
+
+    async def check(self) -> list[str]:
+        return []
+
+    async def send(self, out: Outgoing) -> Sent:
         if self.failures:
             raise self.failures.pop(0)
-        self.sent.append((dialog.chat_key, message.text))
-        return Sent([f"client-{len(self.sent)}"])
+        self.outgoing.append(out)
+        self.sent.append((out.chat_key, out.content.text))
+        return Sent([f"client-{len(self.sent)}"], data={"text_ids": [f"client-{len(self.sent)}"]})
 
-    async def edit(self, dialog: Dialog, message: Message) -> None:
-        self.edited.append(message.text)
+    async def edit(self, out: Outgoing, copies: list[str], data: dict) -> Sent | None:
+        self.edited.append((out.content.text, copies, data))
+        return None
 
 
 @pytest.fixture
 def connector(core: Core, telegram: Channel) -> FakeConnector:
     fake = FakeConnector(telegram)
-    core.connectors.register(fake)
+    core.connectors.register(telegram.id, fake)
     return fake
 
 
@@ -118,8 +133,10 @@ async def test_the_same_operator_message_twice_is_one_reply(
     core: Core, telegram: Channel, operator: Operator
 ) -> None:
     dialog = (await write(core, telegram)).dialog
-    one = await core.conversation.reply(dialog.id, operator, "hi", source_ref="team:5")
-    two = await core.conversation.reply(dialog.id, operator, "hi", source_ref="team:5")
+    # Written as post 5 of the team's chat: that post seen twice is one reply.
+    post = Origin(chat="-100", ids=("5",), via="telegram:1")
+    one = await core.conversation.reply(dialog.id, operator, "hi", origin=post)
+    two = await core.conversation.reply(dialog.id, operator, "hi", origin=post)
     assert one.id == two.id
     assert await Message.filter(kind=MessageKind.OUT).count() == 1
     assert await OutboxItem.all().count() == 1

@@ -44,9 +44,18 @@ async def test_rows_written_before_the_migration_keep_working(tmp_path: Path) ->
         row.status = OutboxStatus.SENDING
         await row.save(update_fields=["status"])
         assert (await OutboxItem.get(id=row.id)).status is OutboxStatus.SENDING
-        _, indexes = await Tortoise.get_connection("default").execute_query(
+        connection = Tortoise.get_connection("default")
+        _, indexes = await connection.execute_query(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outboxitem'"
         )
-        assert len([i for i in indexes if not i["name"].startswith("sqlite_")]) == 2
+        columns = set()
+        for index in indexes:
+            if not index["name"].startswith("sqlite_"):
+                _, info = await connection.execute_query(
+                    f"SELECT name FROM pragma_index_info('{index['name']}') ORDER BY seqno"
+                )
+                columns.add(tuple(column["name"] for column in info))
+        # Each index the migrations made (the outbox's lanes came with 0005).
+        assert columns == {("merge_key",), ("status", "priority", "id"), ("lane", "status", "id")}
     finally:
         await close_database()

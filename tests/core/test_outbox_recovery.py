@@ -23,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("db")
 @pytest.fixture
 def connector(core: Core, telegram: Channel) -> FakeConnector:
     fake = FakeConnector(telegram)
-    core.connectors.register(fake)
+    core.connectors.register(telegram.id, fake)
     return fake
 
 

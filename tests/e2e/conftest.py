@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -97,6 +101,9 @@ async def open_topic(desk: Desk) -> int:
     return int(thread)
 
 
+BLOBS_PREFIX = "eadesk-test-blobs-"
+
+
 def settings_for(emu: Any, chat_id: int, **extra: Any) -> Settings:
     values: dict[str, Any] = {
         "BOT_TOKEN": TEAM_TOKEN,
@@ -107,6 +114,8 @@ def settings_for(emu: Any, chat_id: int, **extra: Any) -> Settings:
         "TIMEZONE": "Europe/Moscow",
         "HTTP_PORT": 0,
         "REOPEN_WINDOW_MESSENGER": "48h",
+        # Each desk its own files, gone with it (see running_desk).
+        "BLOBS_DIR": str(Path(tempfile.gettempdir()) / f"{BLOBS_PREFIX}{uuid.uuid4().hex}"),
     }
     values.update(extra)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -149,29 +158,42 @@ async def running_desk(
     operator: dict[str, Any],
     colleague: dict[str, Any],
     client: dict[str, Any],
+    connectors: Sequence[Any] = (),
     **settings: Any,
 ) -> AsyncIterator[Desk]:
     """eadesk started in-process for the team group `chat_id`, as `run` starts it (its
-    migrations and all), stopped at the end."""
+    migrations and all), stopped at the end. `connectors`: client channels besides the
+    configured ones (a loopback channel, tests/loopback), started like them."""
     from bot.app import App
 
     clock = FrozenClock()
-    app = App(settings_for(emulator, chat_id, **settings), clock=clock, tick=3600, poll_timeout=1)
+    app = App(
+        settings_for(emulator, chat_id, **settings),
+        clock=clock,
+        tick=3600,
+        poll_timeout=1,
+        extra_connectors=connectors,
+    )
     serialize_outbox_rounds(app.core.outbox)
     await app.start()
     try:
         yield Desk(emulator, app, clock, chat_id, TEAM_BOT, operator, colleague, client)
     finally:
         await app.stop()
+        if BLOBS_PREFIX in app.settings.BLOBS_DIR:
+            shutil.rmtree(app.settings.BLOBS_DIR, ignore_errors=True)
 
 
-async def build_desk(emulator: Any, **settings: Any) -> AsyncIterator[Desk]:
+async def build_desk(
+    emulator: Any, connectors: Sequence[Any] = (), **settings: Any
+) -> AsyncIterator[Desk]:
     await emulator.bot(TEAM_TOKEN, username=TEAM_BOT)
     operator = await emulator.user("Olga", username="olga", language_code="en")
     colleague = await emulator.user("Pavel", username="pavel", language_code="ru")
     client = await emulator.user("Ann", last_name="Lee", language_code="en")
     chat_id = await team_forum(emulator, operator, colleague)
-    async with running_desk(emulator, chat_id, operator, colleague, client, **settings) as desk:
+    people = (operator, colleague, client)
+    async with running_desk(emulator, chat_id, *people, connectors, **settings) as desk:
         yield desk
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from aiogram.exceptions import TelegramRetryAfter
 
-from bot.ratelimit import BOT_CALLS_PER_SECOND, BotRateLimit
 from tests.e2e.conftest import TEAM_TOKEN, build_desk
+from tgapi.limits import BOT_CALLS_PER_SECOND, BotRateLimit
 
 # The emulator's per-bot limit is Telegram's own, the one the app keeps; a burst of more
 # than two seconds' worth reaches it.
@@ -67,7 +67,7 @@ async def test_every_bot_the_app_makes_keeps_the_limit(emulator):
         emulator, RELAY_BOT_TOKENS=RELAY_TOKEN, TELEGRAM_CLIENT_BOT_TOKENS=CLIENT_TOKEN
     ):
         app = desk.app
-        bots = [*app.bots.values(), *(poster.bot for poster in app.desk.posters)]
+        bots = [*app.bots.values(), *(poster.bot for poster in app.desk.gateway.posters)]
         assert {bot.token for bot in bots} == {TEAM_TOKEN, RELAY_TOKEN, CLIENT_TOKEN}
         for bot in bots:
             limits = [m for m in bot.session.middleware if isinstance(m, BotRateLimit)]

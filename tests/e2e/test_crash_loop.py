@@ -198,7 +198,7 @@ async def test_kill_9_again_and_again_loses_nothing_and_repeats_only_cut_off_cal
         for _ in range(KILLS):
             moment = rng.random()
             if moment < 0.25:
-                # While it starts: recovering, requeuing, catching up.
+                # While it starts: recovering, catching up.
                 await asyncio.sleep(rng.uniform(0.5, 3.5))
             elif moment < 0.6:
                 # Right after one of its calls was carried out, before the answer came back.

@@ -58,8 +58,9 @@ async def running(
     serialize_outbox_rounds(app.core.outbox)
     # The budgets run on a clock the test moves, so a minute passes at once.
     clock = FakeMonotonic()
-    for poster in app.desk.posters:
-        poster.budget._clock = clock
+    for poster in app.desk.gateway.posters:
+        for window in (poster.budget.minute, poster.budget.second):
+            window.clock = clock
         poster.budget.per_second = 100
     await app.start()
     try:
@@ -227,8 +228,8 @@ async def test_a_card_posted_by_a_relay_is_edited_by_that_relay(emulator):
     ann = await emulator.user("Ann", last_name="Lee")
     async with running(emulator, [RELAY_TOKEN], per_minute=2) as (app, chat_id, clock):
         # The team bot's budget is spent: the relay creates the topic and posts the card.
-        app.desk.budget.take()
-        app.desk.budget.take()
+        app.desk.gateway.budget.take()
+        app.desk.gateway.budget.take()
         await emulator.send(ann["id"], to_bot="acme_help_bot", text="hello from Ann")
 
         async def card():

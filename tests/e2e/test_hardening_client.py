@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.content import Content
 from core.ingest import Inbound, Sender
 from core.models import Client, ContactKind, Message, OutboxItem
 from core.service import Core
@@ -199,22 +200,22 @@ def long_inbound(channel_id: int, external_id: str, **extra: Any) -> Inbound:
 
 
 async def test_keys_too_long_for_their_columns_stay_distinct_and_idempotent(db, core: Core):
-    from core.connector import ensure_channel
+    from core.channels import ensure_channel
     from core.models import ChannelKind
 
     channel = await ensure_channel("t", ChannelKind.TELEGRAM, "x" * 300, core.clock.now())
     album = "a" * 200
     first = await core.ingest(
-        long_inbound(channel.id, "1" * 300 + "A", text="one", album_key=album + "X")
+        long_inbound(channel.id, "1" * 300 + "A", content=Content("one"), album_key=album + "X")
     )
     again = await core.ingest(
-        long_inbound(channel.id, "1" * 300 + "A", text="one", album_key=album + "X")
+        long_inbound(channel.id, "1" * 300 + "A", content=Content("one"), album_key=album + "X")
     )
     second = await core.ingest(
         long_inbound(
             channel.id,
             "1" * 300 + "B",
-            text="two",
+            content=Content("two"),
             album_key=album + "Y",
             reply_to_external_id="1" * 300 + "A",
         )
@@ -226,11 +227,12 @@ async def test_keys_too_long_for_their_columns_stay_distinct_and_idempotent(db, 
     assert stored.album_key != first.message.album_key
     assert stored.reply_to_id == first.message.id  # type: ignore[attr-defined]
     assert len(stored.sender_name) == 255
-    assert await core.ingest.edit(channel.id, "c" * 300, "1" * 300 + "B", "two!", []) is not None
+    edited = Content("two!")
+    assert await core.ingest.edit(channel.id, "c" * 300, "1" * 300 + "B", edited) is not None
 
 
 async def test_text_no_database_can_hold_is_stored_as_near_as_it_can(db, core: Core):
-    from core.connector import ensure_channel
+    from core.channels import ensure_channel
     from core.models import ChannelKind
 
     channel = await ensure_channel("t", ChannelKind.TELEGRAM, "Bot", core.clock.now())
@@ -240,7 +242,7 @@ async def test_text_no_database_can_hold_is_stored_as_near_as_it_can(db, core: C
         external_id="1",
         # PostgreSQL refuses NUL; no database takes half a surrogate pair.
         sender=Sender(ContactKind.TELEGRAM, "42", "Bad\ud800Name\x00"),
-        text="nul\x00here",
+        content=Content("nul\x00here"),
     )
     result = await core.ingest(inbound)
     stored = await Message.get(id=result.message.id)
@@ -280,7 +282,7 @@ async def test_a_reply_is_not_merged_into_a_coalesced_post(desk):
     thread = await open_topic(desk)
     in_topic, at_client = await operator_reply_reaches_the_client(desk, thread, "Which order?")
     # The group's budget is spent: what the client writes now waits and is coalesced.
-    for poster in desk.app.desk.posters:
+    for poster in desk.app.desk.gateway.posters:
         poster.budget.penalize(3600)
     await client_sends(desk, text="one moment")
     await client_sends(desk, text="Order 42", reply_to_message_id=at_client)
@@ -290,8 +292,8 @@ async def test_a_reply_is_not_merged_into_a_coalesced_post(desk):
         return await OutboxItem.filter(kind="topic.post", status="pending").count() == 3
 
     await desk.wait(waiting)
-    for poster in desk.app.desk.posters:
-        poster.budget._blocked_until = 0.0
+    for poster in desk.app.desk.gateway.posters:
+        poster.budget.minute.blocked_until = 0.0
     await OutboxItem.filter(status="pending").update(not_before=desk.app.core.ctx.wall.now())
 
     async def posted():

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from core import copies
 from core.events import DialogCreated
 from core.lifecycle import DialogStatus
 from core.models import Message, MessageKind
@@ -143,7 +144,8 @@ async def test_a_reply_edited_into_a_comment_before_it_went_out_is_never_sent(de
     await desk.wait(marked)
     await then_quiet(desk, thread)
     assert [shown_text(m) for m in await from_bot(desk)] == ["Visible answer"]
-    stored = await Message.get(external_id=f"team:{sent['message_id']}")
+    stored = await copies.find(copies.TEAM, desk.chat_id, sent["message_id"])
+    assert stored is not None
     assert stored.kind is MessageKind.COMMENT and stored.text == "COMMENT code"
 
 
@@ -310,7 +312,7 @@ async def topic_without_card(desk) -> tuple[int, dict[str, Any]]:
     """A topic whose first client post came before any card (a dialog from before cards, a
     card that failed): its thread and that post."""
     card = desk.app.teamwork.card
-    desk.app.core.bus._handlers[DialogCreated].remove(card.on_created)
+    desk.app.core.bus.unsubscribe(DialogCreated, card.on_created)
     await desk.client_says("Hello")
     thread = (await desk.only_topic())["thread_id"]
     first = (await desk.wait(lambda: bot_says(desk, thread, "Hello")))[0]

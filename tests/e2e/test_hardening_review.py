@@ -23,7 +23,7 @@ async def test_an_edit_in_parts_that_waits_for_the_budget_edits_each_part_once(d
     first, second = (await client_posts(desk, thread, 3))[1:]
 
     # The group's budget runs out right before the second part: the edit is tried again.
-    edit_post = desk.app.desk.edit_post
+    edit_post = desk.app.desk.edits.edit_post
     out_of_budget = [True]
 
     async def budgeted(poster: Any, message_id: int, *args: Any, **kwargs: Any) -> None:
@@ -32,7 +32,7 @@ async def test_an_edit_in_parts_that_waits_for_the_budget_edits_each_part_once(d
             raise RetryLater(0, "group budget", waiting=True)
         await edit_post(poster, message_id, *args, **kwargs)
 
-    desk.app.desk.edit_post = budgeted
+    desk.app.desk.edits.edit_post = budgeted
     edited = text.replace("p10 ", "NEW:").replace("p0 ", "X0 ")
     await client_edits(desk, sent["message_id"], text=edited)
 

@@ -120,7 +120,7 @@ async def test_snooze_keyboard_preset_then_wakes_at_the_moment(desk):
     assert dialog.status is DialogStatus.SNOOZED
     assert dialog.snoozed_until == desk.clock.now() + timedelta(hours=3)
     # The keyboard became the confirmation.
-    edited = await bot_says(desk, thread, "Olga snoozed the dialog")
+    edited = await desk.wait(lambda: bot_says(desk, thread, "Olga snoozed the dialog"))
     assert edited and edited[0]["message_id"] == keyboard["message_id"]
     assert not edited[0].get("reply_markup")
     assert not (await topic(desk))["closed"]

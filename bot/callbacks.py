@@ -1,0 +1,77 @@
+"""What every inline button of the team carries, as aiogram CallbackData: packed when the
+keyboard is drawn, unpacked by each handler's `XData.filter()`.
+
+Telegram only delivers data that one of the message's buttons carries, but an old keyboard
+of an earlier version may carry anything. Data that does not unpack into its class (a
+missing field, a number that is no row id, a negative page, an old format) matches no
+handler: the team's catch-all for buttons answers it (Teamwork.gated) and nothing changes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+# The database's id columns are 32-bit: a larger number is no row.
+MAX_ID = 2**31 - 1
+# A list page far beyond any list (its offset must still fit the database's integers).
+MAX_PAGE = 100_000
+
+RowId = Annotated[int, Field(gt=0, le=MAX_ID)]
+SnoozeKey = Literal["1h", "3h", "tomorrow", "monday", "forever", "custom"]
+SortCode = Literal["w", "a", "g"]  # waiting, activity, age
+
+
+class DialogData(CallbackData, prefix="dlg"):
+    """Close and Snooze under a client's post and on the card."""
+
+    action: Literal["close", "snooze"]
+    dialog_id: RowId
+
+
+class SnoozeData(CallbackData, prefix="snz"):
+    """A preset of the snooze keyboard."""
+
+    dialog_id: RowId
+    choice: SnoozeKey
+
+
+class AssignData(CallbackData, prefix="asg"):
+    """A name on the assign keyboard; operator 0 is nobody."""
+
+    dialog_id: RowId
+    operator_id: Annotated[int, Field(ge=0, le=MAX_ID)]
+
+
+class AssignMenuData(CallbackData, prefix="asgm"):
+    """The card's Assign: the keyboard of names."""
+
+    dialog_id: RowId
+
+
+class TemplateData(CallbackData, prefix="tpl"):
+    """One template of /t's choices."""
+
+    dialog_id: RowId
+    template_id: RowId
+
+
+class CardData(CallbackData, prefix="card"):
+    """The card's Reopen, History and Dialogs."""
+
+    action: Literal["reopen", "history", "dialogs"]
+    dialog_id: RowId
+
+
+class ListPageData(CallbackData, prefix="lst"):
+    """◀ and ▶ of /list and /my: the page and the list's filters (empty: any)."""
+
+    page: Annotated[int, Field(ge=0, le=MAX_PAGE)]
+    statuses: Annotated[str, Field(pattern=r"^[osc]{1,3}$")]
+    # 0: nobody (core.queries.UNASSIGNED)
+    assignee_id: Annotated[int, Field(ge=0, le=MAX_ID)] | None
+    tag_id: RowId | None
+    channel_id: RowId | None
+    sort: SortCode

@@ -1,0 +1,127 @@
+"""What the pinned client card shows: who the client is, where the dialog stands, the client's
+other dialogs, and its buttons (Close and Snooze or Reopen, Assign, History, Dialogs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.callbacks import AssignMenuData, CardData, DialogData
+from bot.group.batches import opening_text
+from bot.i18n import t
+from bot.team.context import Team
+from bot.team.lines import add_dialog_line, assignee_name, local
+from bot.team.richtext import Rich
+from core.lifecycle import DialogStatus
+from core.models import Channel, ChannelKind, Client, Contact, ContactKind, Dialog
+from core.models import Message as ClientMessage
+from core.queries import count_other_dialogs, last_message, other_dialogs, tag_names
+
+OTHER_DIALOGS = 3
+OPENING_RULE = "───────────"
+
+CONTACT_OF_CHANNEL = {
+    ChannelKind.TELEGRAM: ContactKind.TELEGRAM,
+    ChannelKind.TELEGRAM_BUSINESS: ContactKind.TELEGRAM,
+    ChannelKind.EMAIL: ContactKind.EMAIL,
+    ChannelKind.WEBCHAT: ContactKind.WEBCHAT,
+    ChannelKind.WHATSAPP: ContactKind.WHATSAPP,
+    ChannelKind.INSTAGRAM: ContactKind.INSTAGRAM,
+    ChannelKind.VK: ContactKind.VK,
+    ChannelKind.TELEPHONY: ContactKind.PHONE,
+}
+
+
+def clip(text: str, size: int = 50) -> str:
+    text = " ".join(text.split())
+    return text[:size] + ("…" if len(text) > size else "")
+
+
+class CardView:
+    def __init__(self, team: Team) -> None:
+        self.team = team
+        self.core = team.core
+        self.feed = team.desk.feed
+        self.lang = team.desk.gateway.lang
+
+    async def render(
+        self, dialog: Dialog, opening: list[ClientMessage] | None = None
+    ) -> tuple[Rich, InlineKeyboardMarkup]:
+        lang = self.lang
+        now = self.core.clock.now()
+        client = await Client.get(id=dialog.client_id)  # type: ignore[attr-defined]
+        channel = await Channel.get(id=dialog.channel_id)  # type: ignore[attr-defined]
+        rich = Rich().add(f"👤 {client.name}", bold=True)
+        if client.description:
+            rich.line(clip(client.description, 300))
+        rich.line(t("card.contacts", lang), bold=True)
+        channels = await Channel.filter(dialogs__client_id=client.id).distinct()
+        for contact in await Contact.filter(client_id=client.id).order_by("id"):
+            where = sorted({c.name for c in channels if CONTACT_OF_CHANNEL[c.kind] == contact.kind})
+            shown = contact.display or contact.value
+            if contact.display and contact.display != contact.value:
+                shown = f"{contact.display} ({contact.value})"
+            rich.line(
+                f"• {contact.kind.value}: {shown}" + (f" — {', '.join(where)}" if where else "")
+            )
+        rich.line(t("card.channel", lang, channel=channel.name))
+        rich.line(t("card.status", lang, status=self.status_text(dialog)))
+        if dialog.unreachable:
+            rich.line(t("card.unreachable", lang))
+        name = await assignee_name(dialog)
+        rich.line(t("card.assignee", lang, name=name or t("card.nobody", lang)))
+        tags = await tag_names(dialog.id)
+        rich.line(t("card.tags", lang, tags=" ".join(f"#{x}" for x in tags) or "—"))
+        total = await count_other_dialogs(client.id, dialog.id)
+        if total:
+            rich.line(t("card.other_dialogs", lang, count=total), bold=True)
+            for other in await other_dialogs(client.id, dialog.id, OTHER_DIALOGS):
+                await self.add_other(rich, other, now)
+        if opening:
+            # The client's first words, so that a new dialog costs one post, not two.
+            rich.line(OPENING_RULE)
+            rich.block(*opening_text(dialog, opening, self.feed.tz))
+        return rich, self.buttons(dialog, total > OTHER_DIALOGS)
+
+    async def add_other(self, rich: Rich, other: Dialog, now: Any) -> None:
+        lang, tz = self.lang, self.team.settings.tz
+        await add_dialog_line(rich, other, chat_id=self.team.chat_id, now=now, tz=tz, lang=lang)
+        last = await last_message(other.id)
+        if last is not None:
+            who = "→" if last.kind.value == "out" else "←"
+            text = clip(last.text) or (
+                f"[{last.attachments[0]['kind']}]" if last.attachments else ""
+            )
+            rich.line(f"   {who} {text} · {local(last.created_at, tz, now)}")
+
+    def status_text(self, dialog: Dialog) -> str:
+        lang = self.lang
+        if dialog.status is DialogStatus.SNOOZED:
+            if dialog.snoozed_until is None:
+                return t("card.snoozed_forever", lang)
+            when = local(dialog.snoozed_until, self.team.settings.tz, self.core.clock.now())
+            return t("card.snoozed_until", lang, when=when)
+        return t(f"card.status_{dialog.status.value}", lang)
+
+    def buttons(self, dialog: Dialog, more: bool) -> InlineKeyboardMarkup:
+        lang, d = self.lang, dialog.id
+
+        def button(key: str, data: CallbackData) -> InlineKeyboardButton:
+            return InlineKeyboardButton(text=t(key, lang), callback_data=data.pack())
+
+        if dialog.status is DialogStatus.CLOSED:
+            first = [button("card.button.reopen", CardData(action="reopen", dialog_id=d))]
+        else:
+            first = [
+                button("button.close", DialogData(action="close", dialog_id=d)),
+                button("button.snooze", DialogData(action="snooze", dialog_id=d)),
+            ]
+        second = [
+            button("card.button.assign", AssignMenuData(dialog_id=d)),
+            button("card.button.history", CardData(action="history", dialog_id=d)),
+        ]
+        if more:
+            second.append(button("card.button.dialogs", CardData(action="dialogs", dialog_id=d)))
+        return InlineKeyboardMarkup(inline_keyboard=[first, second])

@@ -1,0 +1,1 @@
+"""What an operator gets in private: their own space with the team bot (chat), their notes."""

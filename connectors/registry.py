@@ -1,0 +1,117 @@
+"""Every kind of channel eadesk has, and its connectors built from settings.
+
+Adding a channel is one folder under connectors/ and one line in CHANNELS. The front end
+(bot/) reaches connectors only through here.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from connectors.telegram.settings import CHANNEL as TELEGRAM
+from core.channels import ChannelSpec, Connector
+
+CHANNELS: tuple[ChannelSpec, ...] = (
+    TELEGRAM,  # clients' private chats with client bots (TELEGRAM_CLIENT_…)
+)
+
+__all__ = [
+    "CHANNELS",
+    "ChannelSettingsError",
+    "build_connectors",
+    "load_settings",
+    "unknown_variables",
+    "variables",
+]
+
+
+class ChannelSettingsError(ValueError):
+    """Channel settings that cannot be used: `errors` as pydantic gives them, each `loc`
+    the variable's full name (TELEGRAM_CLIENT_BOT_TOKENS), `secret` set for a token."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("; ".join(str(e.get("msg")) for e in errors))
+        self.errors = errors
+
+
+def spec_of(variable: str, channels: Iterable[ChannelSpec] | None = None) -> ChannelSpec | None:
+    """The channel whose prefix `variable` has (the longest: TELEGRAM_BUSINESS_ before
+    TELEGRAM_)."""
+    channels = CHANNELS if channels is None else channels
+    found = [spec for spec in channels if spec.prefix and variable.startswith(spec.prefix)]
+    return max(found, key=lambda spec: len(spec.prefix)) if found else None
+
+
+def split_values(
+    values: dict[str, Any], channels: Iterable[ChannelSpec] | None = None
+) -> dict[ChannelSpec, dict[str, Any]]:
+    """Take the values of channel variables out of `values`, per channel, by field name."""
+    channels = CHANNELS if channels is None else channels
+    taken: dict[ChannelSpec, dict[str, Any]] = {}
+    for name in list(values):
+        spec = spec_of(name, channels)
+        if spec is not None and name.removeprefix(spec.prefix) in spec.settings.model_fields:
+            taken.setdefault(spec, {})[name.removeprefix(spec.prefix)] = values.pop(name)
+    return taken
+
+
+def load_settings(
+    env_file: str | None = ".env",
+    values: Mapping[ChannelSpec, dict[str, Any]] | None = None,
+    channels: Iterable[ChannelSpec] | None = None,
+) -> dict[ChannelSpec, Any]:
+    """Each channel's settings from the environment and `env_file` (`values` win: given in
+    code, by field name). ChannelSettingsError names every unusable variable."""
+    channels = CHANNELS if channels is None else channels
+    loaded: dict[ChannelSpec, Any] = {}
+    errors: list[dict[str, Any]] = []
+    for spec in channels:
+        given = dict((values or {}).get(spec, {}))
+        try:
+            loaded[spec] = spec.settings(_env_file=env_file, **given)
+        except ValidationError as error:
+            for item in error.errors():
+                entry: dict[str, Any] = dict(item)
+                field = str(item["loc"][0]) if item["loc"] else ""
+                info = spec.settings.model_fields.get(field)
+                entry["loc"] = (spec.prefix + field,) if field else ()
+                entry["secret"] = bool(info is not None and not info.repr)
+                errors.append(entry)
+    if errors:
+        raise ChannelSettingsError(errors)
+    return loaded
+
+
+async def build_connectors(settings: Mapping[ChannelSpec, Any], host: Any) -> list[Connector]:
+    """The connectors configured in `settings` (as load_settings gives them, in order)."""
+    connectors: list[Connector] = []
+    for spec, values in settings.items():
+        connectors.extend(await spec.build(values, host))
+    return connectors
+
+
+def variables(channels: Iterable[ChannelSpec] | None = None) -> list[str]:
+    channels = CHANNELS if channels is None else channels
+    return [name for spec in channels for name in spec.variables()]
+
+
+def unknown_variables(
+    names: Iterable[str], known: Iterable[str], channels: Iterable[ChannelSpec] | None = None
+) -> list[tuple[str, str | None]]:
+    """The names among `names` that carry a channel's prefix but are no variable of it (a
+    typo, a variable of another version), each with the closest known name (or None).
+    `known` are the other variables eadesk reads (the team's)."""
+    channels = list(CHANNELS if channels is None else channels)
+    everything = [*known, *variables(channels)]
+    unknown = []
+    for name in sorted(set(names)):
+        spec = spec_of(name, channels)
+        if spec is None or name in everything:
+            continue
+        close = difflib.get_close_matches(name, everything, n=1, cutoff=0.6)
+        unknown.append((name, close[0] if close else None))
+    return unknown

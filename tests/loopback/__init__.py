@@ -1,0 +1,1 @@
+"""A loopback client channel for end-to-end tests (see connector.py)."""
