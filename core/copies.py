@@ -161,6 +161,27 @@ async def replace(
     await record(message, side, ids, at=at, chat=chat, via=via, data=data)
 
 
+async def replace_all(
+    messages: Sequence[Message],
+    side: CopySide,
+    ids: Sequence[str | int],
+    *,
+    at: datetime,
+    chat: str | int = "",
+    via: str = "",
+) -> None:
+    """Each of `messages` is now at exactly `ids` in `chat` on `side` (one post shows them
+    all: the pinned card). Two statements for them all; the facts kept with their earlier
+    copies (`data`) go with those."""
+    if not messages:
+        return
+    chat = _chat(chat)
+    await MessageCopy.filter(message_id__in=[m.id for m in messages], side=side, chat=chat).delete()
+    await record_all(
+        [(message, ids) for message in messages], side, at=at, chat=chat, via=via, new=True
+    )
+
+
 async def keep_data(
     message_id: int, side: CopySide, data: dict[str, Any], *, chat: str | int = ""
 ) -> None:

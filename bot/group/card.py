@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 
 from bot.group.card_view import CardView
 from bot.group.first_post import FirstPostButtons
-from bot.group.rows import LOOKS_AFTER_POSTS, POSTERS, posts_pending
+from bot.group.rows import LOOKS_AFTER_POSTS, POSTERS, posts_pending, settle_posts
 from bot.storage import TopicLink
 from bot.team.answers import quietly
 from bot.team.context import Team
@@ -190,21 +190,23 @@ class Card:
             link.card_message_id = message_id
             await link.save(update_fields=["card_message_id"])
             await self.map_opening(opening, message_id, bot_id)
+            # Their own post rows are done with the card.
+            shown = {m.id for m in opening}
+            await settle_posts(dialog.id, shown, item.id, self.core.ctx.wall.now())
         await self.pin(message_id)
         await self.first_post.after_card(dialog, link, message_id, previous)
 
     async def map_opening(self, opening: list[ClientMessage], message_id: int, bot_id: int) -> None:
         """The texts the card shows are in the topic now: their own posts are skipped, and a
         reply to the card answers them."""
-        for message in opening:
-            await copies.replace(
-                message,
-                copies.TEAM,
-                [message_id],
-                at=self.core.clock.now(),
-                chat=self.team.chat_id,
-                via=source_key(bot_id),
-            )
+        await copies.replace_all(
+            opening,
+            copies.TEAM,
+            [message_id],
+            at=self.core.clock.now(),
+            chat=self.team.chat_id,
+            via=source_key(bot_id),
+        )
 
     async def edit(self, panel: Panel, rich: Rich, markup: InlineKeyboardMarkup) -> bool:
         """False when the card message is gone and a new one is needed."""

@@ -15,14 +15,14 @@ from tortoise.transactions import in_transaction
 from bot.group.batches import OPENING_LIMIT, batch_of, coalesced, texts_up_to
 from bot.group.gateway import Gateway, Poster
 from bot.group.notices import Notices
-from bot.group.rows import TOPIC_POST, queue_title
+from bot.group.rows import TOPIC_POST, queue_title, settle_posts
 from bot.storage import Once, TopicLink
 from bot.team.content import send_content
 from bot.team.keyboards import dialog_buttons
 from core import copies
 from core.content import Content
 from core.events import CoreEvent, MessageCreated
-from core.models import Dialog, Message, MessageKind, OutboxItem, OutboxStatus
+from core.models import Dialog, Message, MessageKind, OutboxItem
 from core.outbox import Priority, RetryLater, enqueue
 from tgapi.errors import ThreadGone, TopicClosed
 from tgapi.parse import source_key
@@ -222,19 +222,6 @@ class Feed:
                 new=True,
             )
             if row is not None and len(batch) > 1:
-                await self.settle_coalesced(row, batch)
-
-    async def settle_coalesced(self, row: OutboxItem, batch: list[Message]) -> None:
-        """The post rows of the other messages `row`'s post shows are done with it (in its
-        transaction): nothing is left for them to post."""
-        shown = {m.id for m in batch}
-        waiting = await OutboxItem.filter(
-            kind=TOPIC_POST, lane=row.lane, status=OutboxStatus.PENDING, id__gt=row.id
-        ).values("id", "payload")
-        done = [w["id"] for w in waiting if (w["payload"] or {}).get("message_id") in shown]
-        if done:
-            await OutboxItem.filter(id__in=done, status=OutboxStatus.PENDING).update(
-                status=OutboxStatus.SENT,
-                done_at=self.core.ctx.wall.now(),
-                result={"coalesced_into": row.id},
-            )
+                # The rows of the others it shows are done with this one.
+                others = {m.id for m in batch} - {row.payload.get("message_id")}
+                await settle_posts(batch[0].dialog_id, others, row.id, self.core.ctx.wall.now())  # type: ignore[attr-defined]

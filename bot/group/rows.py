@@ -3,6 +3,7 @@ several parts queue (a notice in the topic, the topic's title)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from core.context import CoreContext
@@ -52,3 +53,20 @@ async def posts_pending(dialog_id: int) -> bool:
         status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING],
         attempts=0,
     ).exists()
+
+
+async def settle_posts(dialog_id: int, shown: set[int], into: int, now: datetime) -> int:
+    """The post rows of `shown` (client messages a post or the card shows now) are done with
+    it, `into` naming it: nothing is left for them to post, and no round takes them up. Call
+    in the transaction that keeps the post's copies. Returns how many."""
+    if not shown:
+        return 0
+    waiting = await OutboxItem.filter(
+        kind=TOPIC_POST, lane=f"topic:{dialog_id}", status=OutboxStatus.PENDING
+    ).values("id", "payload")
+    done = [w["id"] for w in waiting if (w["payload"] or {}).get("message_id") in shown]
+    if done:
+        await OutboxItem.filter(id__in=done, status=OutboxStatus.PENDING).update(
+            status=OutboxStatus.SENT, done_at=now, result={"coalesced_into": into}
+        )
+    return len(done)
