@@ -24,7 +24,6 @@ from aiohttp import web
 
 from bot import i18n
 from bot.channel_host import ChannelHost
-from bot.errors import errors_router
 from bot.group.desk import Desk
 from bot.group.gateway import Poster
 from bot.private.chat import own_space_router, private_router
@@ -43,6 +42,7 @@ from core.db import close_database, open_database
 from core.health import Health
 from core.models import Channel, Dialog, OutboxItem, WindowKind
 from core.service import Core
+from tgapi.failures import errors_router
 from tgapi.files import TelegramFiles
 from tgapi.limits import BotRateLimit, GroupBudget
 from tgapi.parse import SOURCE
@@ -193,7 +193,8 @@ class App:
         await prune_steps(self.core.clock.now())
         self.desk.install()
         self.teamwork.install()
-        team_dispatcher = Dispatcher()
+        # No conversation states anywhere: the FSM middleware would only cost each update time.
+        team_dispatcher = Dispatcher(disable_fsm=True)
         board = StatusBoard(self.desk.gateway, self.health, self.settings.tz)
         teamwork, team = self.teamwork, self.teamwork.team
         team_dispatcher.include_routers(

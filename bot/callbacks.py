@@ -65,6 +65,13 @@ class CardData(CallbackData, prefix="card"):
     dialog_id: RowId
 
 
+class OriginalData(CallbackData, prefix="orig"):
+    """📧 under a client's post whose channel keeps the original (a whole mail): sent to the
+    presser's private chat."""
+
+    message_id: RowId
+
+
 class ListPageData(CallbackData, prefix="lst"):
     """◀ and ▶ of /list and /my: the page and the list's filters (empty: any)."""
 

@@ -64,6 +64,13 @@ class ChannelHost:
             return self._team_dispatcher
         return None
 
+    async def team_title(self) -> str:
+        """The team group's title ("" when unknown): the e-mail channel's default name."""
+        if self._team_bot is None:
+            return ""
+        chat = await self._team_bot.get_chat(self.team_chat_id)
+        return chat.title or ""
+
     def greeting(self, language: str | None) -> str:
         return i18n.t("client.greeting", i18n.pick_language(language))
 

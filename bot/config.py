@@ -21,7 +21,7 @@ from connectors import registry
 from core.channels import ChannelSpec
 from core.durations import HINT as DURATION_HINT
 from core.durations import parse_duration
-from core.sizes import parse_size
+from core.sizes import size_setting
 
 # What each required variable should hold, for "X is not set: …".
 EXPECTED = {
@@ -35,7 +35,7 @@ SECRETS = frozenset({"BOT_TOKEN", "RELAY_BOT_TOKENS"})
 MESSENGER_KINDS = ("messenger", "social", "webchat", "telephony")
 
 # Settings counted in bytes, written and shown as sizes (50MB).
-SIZE_SETTINGS = frozenset({"FILE_SIZE_LIMIT"})
+SIZE_SETTINGS = frozenset({"FILE_SIZE_LIMIT", "EMAIL_ATTACHMENT_LIMIT"})
 
 _TOKEN = re.compile(r"\d+:\S+")
 _USER_ID = re.compile(r"\d+")
@@ -154,7 +154,8 @@ class Settings(BaseSettings):
         "telephony)",
     )
     REOPEN_WINDOW_EMAIL: timedelta = Field(
-        timedelta(hours=120), description="the same for e-mail, once that channel comes"
+        timedelta(hours=120),
+        description="the same for e-mail: a mail answering a closed dialog's thread",
     )
     MANAGERS: str = Field(
         "",
@@ -279,14 +280,7 @@ class Settings(BaseSettings):
     @field_validator("FILE_SIZE_LIMIT", mode="before")
     @classmethod
     def _size(cls, value: Any) -> int:
-        if isinstance(value, int):
-            if value <= 0:
-                raise ValueError("is not positive: use a number with KB, MB or GB, like 50MB")
-            return value
-        try:
-            return parse_size(str(value))
-        except ValueError as error:
-            raise ValueError(f"is {error}") from None
+        return size_setting(value, "50MB")
 
     @field_validator("MANAGERS", mode="before")
     @classmethod

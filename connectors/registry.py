@@ -12,11 +12,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from connectors.email.settings import CHANNEL as EMAIL
 from connectors.telegram.settings import CHANNEL as TELEGRAM
 from core.channels import ChannelSpec, Connector
 
 CHANNELS: tuple[ChannelSpec, ...] = (
     TELEGRAM,  # clients' private chats with client bots (TELEGRAM_CLIENT_…)
+    EMAIL,  # a mailbox: IMAP in, SMTP out (EMAIL_…)
 )
 
 __all__ = [

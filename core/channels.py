@@ -174,6 +174,12 @@ class Sink(Protocol):
         """A client changed a message they sent: the new content (None when unknown)."""
         ...
 
+    async def refused(self, external_id: str, reason: str) -> bool:
+        """A message of ours the channel took was refused later by the far side (a bounce
+        naming it by `external_id`): marked undelivered and told to the team once, `reason`
+        in plain words. False: no message of ours has that id, or it was told before."""
+        ...
+
     async def store(self, source: str, key: str, payload: dict[str, Any]) -> bool:
         """Store a raw inbound event before the transport is told it arrived (an offset,
         an IMAP flag, a webhook's 200). False when it was stored before (a duplicate)."""

@@ -62,35 +62,7 @@ async def record(
 ) -> None:
     """`message` is also at `ids` in `chat` on `side`, in this order, after what it had
     there already. `data` goes with the first of them. Ids it has there are not added again."""
-    chat = _chat(chat)
-    had = await MessageCopy.filter(message_id=message.id, side=side, chat=chat).order_by("position")
-    known = {c.external_id for c in had}
-    position = had[-1].position + 1 if had else 0
-    rows = []
-    for value in ids:
-        external_id = _id(value)
-        if external_id in known:
-            continue
-        known.add(external_id)
-        rows.append(
-            MessageCopy(
-                message_id=message.id,
-                dialog_id=message.dialog_id,  # type: ignore[attr-defined]
-                side=side,
-                chat=chat,
-                external_id=external_id,
-                position=position,
-                via=via,
-                created_at=at,
-            )
-        )
-        position += 1
-    if data and had:
-        await keep_data(message.id, side, data, chat=chat)  # the facts go with the first
-    elif data and rows:
-        rows[0].data = data
-    if rows:
-        await MessageCopy.bulk_create(rows)
+    await record_all([(message, ids)], side, at=at, chat=chat, via=via, data=data)
 
 
 async def record_all(
@@ -101,10 +73,11 @@ async def record_all(
     chat: str | int = "",
     via: str = "",
     new: bool = False,
+    data: dict[str, Any] | None = None,
 ) -> None:
     """`record` for several messages at once (a coalesced post, an album): one read of what
     they have there already (none when `new`: they have no copy there yet, which the unique
-    position keeps true), one insert."""
+    position keeps true), one insert. `data` goes with each message's first copy."""
     chat = _chat(chat)
     had: dict[int, list[MessageCopy]] = {}
     if not new:
@@ -112,11 +85,12 @@ async def record_all(
         existing = MessageCopy.filter(message_id__in=ids, side=side, chat=chat)
         for copy in await existing.order_by("position"):
             had.setdefault(copy.message_id, []).append(copy)  # type: ignore[attr-defined]
-    rows = []
+    rows: list[MessageCopy] = []
     for message, values in shown:
         mine = had.get(message.id, [])
         known = {c.external_id for c in mine}
         position = mine[-1].position + 1 if mine else 0
+        first = len(rows)
         for value in values:
             external_id = _id(value)
             if external_id in known:
@@ -135,6 +109,10 @@ async def record_all(
                 )
             )
             position += 1
+        if data and mine:
+            await keep_data(message.id, side, data, chat=chat)  # the facts go with the first
+        elif data and len(rows) > first:
+            rows[first].data = data
     if rows:
         await MessageCopy.bulk_create(rows)
 
@@ -277,3 +255,10 @@ async def find_in_channel(channel_id: int, external_id: str | int) -> Message | 
         .order_by("id")
         .first()
     )
+
+
+async def in_dialog(dialog_id: int, side: CopySide, chat: str | int = "") -> list[MessageCopy]:
+    """Every copy of the dialog's messages on `side` in `chat`, oldest first (a mail thread's
+    Message-IDs, with what each send or arrival kept about it)."""
+    query = MessageCopy.filter(dialog_id=dialog_id, side=side, chat=_chat(chat))
+    return list(await query.order_by("id"))

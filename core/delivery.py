@@ -264,6 +264,31 @@ class ClientDelivery:
         await self.ctx.bus.publish_all(events)
 
 
+async def refused_later(ctx: CoreContext, channel_id: int, external_id: str, reason: str) -> bool:
+    """A reply of ours that its channel took and the far side refused later (a bounce that
+    names it by its id on the channel): marked undelivered, and the team told, once. False:
+    no reply of ours has that id, or its failure was told before."""
+    message = await copies.find_in_channel(channel_id, external_id)
+    if message is None or message.kind is not MessageKind.OUT or message.failed_reason:
+        return False
+    now = ctx.clock.now()
+    async with in_transaction():
+        marked = await Message.filter(id=message.id, failed_reason=None).update(
+            failed_reason=reason[:255]
+        )
+        if not marked:
+            return False
+        failed = DeliveryFailed(
+            dialog_id=message.dialog_id,  # type: ignore[attr-defined]
+            at=now,
+            message_id=message.id,
+            reason=reason,
+        )
+        events = await ctx.bus.changed([failed])
+    await ctx.bus.publish_all(events)
+    return True
+
+
 async def copy_ids(message: Message) -> list[str]:
     """The ids the client's side gave this message, in order."""
     return await copies.ids_of(message.id, copies.CLIENT)

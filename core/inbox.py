@@ -16,6 +16,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
 from core.clock import Clock
+from core.delivery import refused_later
 from core.models import InboxItem, fit_key, fit_to_columns
 
 if TYPE_CHECKING:
@@ -125,6 +126,9 @@ class CoreSink:
 
     async def edited(self, inbound: Inbound) -> object:
         return await self._ingest.edited(inbound)
+
+    async def refused(self, external_id: str, reason: str) -> bool:
+        return await refused_later(self._ingest.ctx, self.channel_id, external_id, reason)
 
     async def store(self, source: str, key: str, payload: dict[str, Any]) -> bool:
         return await self._inbox.store(source, key, payload)

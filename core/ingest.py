@@ -11,11 +11,12 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import RawSQL, Subquery
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from core import copies, eventlog
 from core.channels import Participant
-from core.content import Content
+from core.content import Attachment, Content
 from core.context import CoreContext
 from core.dialogs import DialogService, current_episode
 from core.events import (
@@ -39,6 +40,7 @@ from core.models import (
     storable,
 )
 from core.models import Participant as DialogParticipant
+from core.prepared import PreparedSelect
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,12 @@ class Inbound:
     # Everyone else on the conversation (e-mail To/Cc, a client group's members), each
     # stored as a participant of the dialog besides the sender.
     participants: list[Participant] = field(default_factory=list)
+    # The message exactly as its channel delivered it, when the content shows less of it (a
+    # mail's quoted thread and signature cut away): a file the team can ask for.
+    original: Attachment | None = None
+    # What the channel could not carry in (a part it could not read, a file over its limit):
+    # each a key (the front end's words for it) and its values, told with the message.
+    notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass
@@ -134,6 +142,43 @@ def _other_dialogs() -> RawSQL:
     )
 
 
+def _dialog_for_message(
+    kind: ContactKind,
+    with_display: bool,
+    *,
+    channel_id: int,
+    chat_key: str,
+    value: str,
+    display: str = "",
+) -> QuerySet[Dialog]:
+    sender = Contact.filter(kind=kind, value=value)
+    if with_display:
+        sender = sender.filter(display=display)
+    return (
+        Dialog.filter(channel_id=channel_id, chat_key=chat_key)
+        .select_for_update()
+        .annotate(
+            current_episode_id=_current_episode(),
+            other_dialogs=_other_dialogs(),
+            sender_id=Subquery(sender.values("id")),
+            sender_client_id=Subquery(sender.values("client_id")),
+        )
+        .limit(1)
+    )
+
+
+# Built once: run for every client message (see core/prepared.py).
+_DIALOG_FOR_MESSAGE = PreparedSelect(
+    Dialog,
+    _dialog_for_message,
+    for_update=True,
+    channel_id=int,
+    chat_key=str,
+    value=str,
+    display=str,
+)
+
+
 def _known_sender(dialog: Dialog | None, inbound: Inbound) -> Contact | None:
     """The sender's contact as `Ingest._dialog` found it, unchanged (None: not found)."""
     contact_id = getattr(dialog, "sender_id", None)
@@ -167,6 +212,10 @@ class Ingest:
         return result
 
     async def _contact(self, sender: Sender, now: datetime) -> Contact:
+        return (await self._contact_of(sender, now))[0]
+
+    async def _contact_of(self, sender: Sender, now: datetime) -> tuple[Contact, bool]:
+        """The sender's contact, and whether it is new (and so its client: no dialogs)."""
         contact = await Contact.get_or_none(kind=sender.kind, value=sender.value)
         if contact is None:
             client = await Client.create(name=sender.name or sender.value, created_at=now)
@@ -177,10 +226,11 @@ class Ingest:
                 display=sender.display,
                 created_at=now,
             )
-        elif sender.display and contact.display != sender.display:
+            return contact, True
+        if sender.display and contact.display != sender.display:
             contact.display = sender.display
             await contact.save(update_fields=["display"])
-        return contact
+        return contact, False
 
     async def _participants(
         self, dialog: Dialog, sender: Contact, inbound: Inbound, created: bool, now: datetime
@@ -209,21 +259,23 @@ class Ingest:
         """The dialog (locked), read with what storing a message in it needs: its current
         episode, the sender's contact (its id and client; none when the contact is new or its
         display name changed) and how many other dialogs its client has. One statement."""
-        sender = Contact.filter(kind=inbound.sender.kind, value=inbound.sender.value)
-        if inbound.sender.display:
+        sender = inbound.sender
+        if sender.display:
             # As the contact stores it (a long one cut to its column).
-            display = storable(inbound.sender.display)[:_DISPLAY]
-            sender = sender.filter(display=display)
-        return (
-            await Dialog.filter(channel_id=inbound.channel_id, chat_key=inbound.chat_key)
-            .select_for_update()
-            .annotate(
-                current_episode_id=_current_episode(),
-                other_dialogs=_other_dialogs(),
-                sender_id=Subquery(sender.values("id")),
-                sender_client_id=Subquery(sender.values("client_id")),
+            return await _DIALOG_FOR_MESSAGE.first(
+                sender.kind,
+                True,
+                channel_id=inbound.channel_id,
+                chat_key=inbound.chat_key,
+                value=sender.value,
+                display=storable(sender.display)[:_DISPLAY],
             )
-            .first()
+        return await _DIALOG_FOR_MESSAGE.first(
+            sender.kind,
+            False,
+            channel_id=inbound.channel_id,
+            chat_key=inbound.chat_key,
+            value=sender.value,
         )
 
     async def _store(
@@ -240,7 +292,9 @@ class Ingest:
                 )
                 if existing is not None:
                     return IngestResult(dialog, existing, duplicate=True), []
-            contact = _known_sender(dialog, inbound) or await self._contact(inbound.sender, now)
+            contact, new_client = _known_sender(dialog, inbound), False
+            if contact is None:
+                contact, new_client = await self._contact_of(inbound.sender, now)
             result = IngestResult(dialog, None)  # type: ignore[arg-type]
             episode_id: int | None
             if dialog is None:
@@ -283,6 +337,9 @@ class Ingest:
                 album_key=inbound.album_key,
                 external_id=inbound.external_id,
                 reply_to=reply_to,
+                subject=inbound.subject[:255],
+                original=inbound.original.to_json() if inbound.original else None,
+                notices=[{"key": k, "values": v} for k, v in inbound.notices] or None,
                 created_at=now,
             )
             dialog.last_message_at = now
@@ -302,7 +359,8 @@ class Ingest:
                     data={"reachable_again": True} if reachable_again else {},
                     message=message,
                     dialog=dialog,
-                    other_dialogs=getattr(dialog, "other_dialogs", None),
+                    # A new client has no other dialog; else as `_dialog` counted them.
+                    other_dialogs=0 if new_client else getattr(dialog, "other_dialogs", None),
                 )
             )
             # The side effects (the topic post, the card, the board) commit with the message.

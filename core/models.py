@@ -242,6 +242,14 @@ class Message(Model):
     reply_to: fields.ForeignKeyNullableRelation[Message] = fields.ForeignKeyField(
         "core.Message", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    # The subject a client's message came with, on a channel that has subjects ("" else).
+    subject = fields.CharField(max_length=255, default="", db_default="")
+    # A client's message as its channel delivered it, when the text shows less of it (a
+    # mail whole, with its quotes and headers): core.content.Attachment as JSON, or None.
+    original: dict | None = fields.JSONField(null=True)
+    # What the channel could not carry into the message (a part it could not read, a file
+    # over the limit): [{"key": ..., "values": {...}}], each told in the topic; None: nothing.
+    notices: list | None = fields.JSONField(null=True)
     created_at = fields.DatetimeField()
     edited_at = fields.DatetimeField(null=True)
     delivered_at = fields.DatetimeField(null=True)

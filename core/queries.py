@@ -8,7 +8,7 @@ from enum import StrEnum
 from tortoise.functions import Count
 
 from core.lifecycle import DialogStatus
-from core.models import Dialog, Message, MessageKind, Tag
+from core.models import Channel, Client, Dialog, Message, MessageKind, Tag
 
 
 class Sort(StrEnum):
@@ -101,3 +101,9 @@ async def tag_counts() -> list[tuple[str, int, int]]:
 
 async def tag_names(dialog_id: int) -> list[str]:
     return sorted(await Tag.filter(dialogs__id=dialog_id).values_list("name", flat=True))  # type: ignore[arg-type]
+
+
+async def client_and_channel(dialog: Dialog) -> tuple[Client, Channel]:
+    """The dialog's client and channel, in one statement."""
+    row = await Dialog.filter(id=dialog.id).select_related("client", "channel").get()
+    return row.client, row.channel

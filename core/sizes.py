@@ -55,6 +55,19 @@ def parse_size(text: str) -> int:
     return size
 
 
+def size_setting(value: object, example: str) -> int:
+    """A setting's size (`50MB`, or bytes as an int), for a validator: its error reads after
+    the variable's name ("FILE_SIZE_LIMIT is not positive: like 50MB")."""
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError(f"is not positive: use a number with KB, MB or GB, like {example}")
+        return value
+    try:
+        return parse_size(str(value))
+    except ValueError as error:
+        raise ValueError(f"is {error}") from None
+
+
 def format_size(size: int) -> str:
     """The compact form parse_size reads back: `50MB`, `512KB`, `1GB`, `1500B`; in the largest
     unit that divides it evenly."""

@@ -13,9 +13,9 @@ from aiogram.exceptions import TelegramBadRequest, TelegramServerError
 from aiogram.methods import SendMessage
 from aiogram.types import Message
 
-from bot.errors import errors_router
 from core.clock import FrozenClock
 from core.models import InboxItem
+from tgapi.failures import errors_router
 from tgapi.polling import DurablePoller
 
 TOKEN = "880002:errors-test"
@@ -64,7 +64,7 @@ def failures(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [
         r
         for r in caplog.records
-        if r.levelno >= logging.WARNING and r.name in ("bot.errors", "tgapi.polling")
+        if r.levelno >= logging.WARNING and r.name in ("tgapi.failures", "tgapi.polling")
     ]
 
 
@@ -81,7 +81,7 @@ async def test_a_passing_trouble_is_logged_once_with_the_update_and_tried_again(
     logged = failures(caplog)
     assert len(logged) == 1, [r.getMessage() for r in logged]
     line = logged[0].getMessage()
-    assert logged[0].name == "bot.errors" and logged[0].exc_info is not None
+    assert logged[0].name == "tgapi.failures" and logged[0].exc_info is not None
     assert f"message from {chat.ann['id']} in chat {chat.ann['id']}" in line, line
     assert "'/list open'" in line and "Internal Server Error" in line, line
 

@@ -1,5 +1,6 @@
 """What the pinned client card shows: who the client is, where the dialog stands, the client's
-other dialogs, and its buttons (Close and Snooze or Reopen, Assign, History, Dialogs)."""
+other dialogs, and its buttons (Close and Snooze or Reopen, Assign, History, Dialogs; 📧 for
+the originals of the first words it shows)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,20 @@ from bot.callbacks import AssignMenuData, CardData, DialogData
 from bot.group.batches import opening_text
 from bot.i18n import t
 from bot.team.context import Team
+from bot.team.keyboards import with_originals
 from bot.team.lines import add_dialog_line, assignee_name, local
 from bot.team.richtext import Rich
+from core.channels import UnknownChannel
 from core.lifecycle import DialogStatus
-from core.models import Channel, ChannelKind, Client, Contact, ContactKind, Dialog
+from core.models import Channel, ChannelKind, Contact, ContactKind, Dialog, Participant
 from core.models import Message as ClientMessage
-from core.queries import count_other_dialogs, last_message, other_dialogs, tag_names
+from core.queries import (
+    client_and_channel,
+    count_other_dialogs,
+    last_message,
+    other_dialogs,
+    tag_names,
+)
 
 OTHER_DIALOGS = 3
 OPENING_RULE = "───────────"
@@ -51,8 +60,7 @@ class CardView:
     ) -> tuple[Rich, InlineKeyboardMarkup]:
         lang = self.lang
         now = self.core.clock.now()
-        client = await Client.get(id=dialog.client_id)  # type: ignore[attr-defined]
-        channel = await Channel.get(id=dialog.channel_id)  # type: ignore[attr-defined]
+        client, channel = await client_and_channel(dialog)
         rich = Rich().add(f"👤 {client.name}", bold=True)
         if client.description:
             rich.line(clip(client.description, 300))
@@ -67,6 +75,9 @@ class CardView:
                 f"• {contact.kind.value}: {shown}" + (f" — {', '.join(where)}" if where else "")
             )
         rich.line(t("card.channel", lang, channel=channel.name))
+        others = await self.others_on_thread(dialog)
+        if others:
+            rich.line(t("card.participants", lang, names=", ".join(others)))
         rich.line(t("card.status", lang, status=self.status_text(dialog)))
         if dialog.unreachable:
             rich.line(t("card.unreachable", lang))
@@ -83,7 +94,31 @@ class CardView:
             # The client's first words, so that a new dialog costs one post, not two.
             rich.line(OPENING_RULE)
             rich.block(*opening_text(dialog, opening, self.feed.tz))
-        return rich, self.buttons(dialog, total > OTHER_DIALOGS)
+        markup = self.buttons(dialog, total > OTHER_DIALOGS)
+        # The first words it shows whose original is kept (a whole mail): 📧 each, as
+        # their own posts would have.
+        originals = [m.id for m in opening or [] if m.original]
+        return rich, with_originals(markup, originals, lang) or markup
+
+    async def others_on_thread(self, dialog: Dialog) -> list[str]:
+        """Everyone on the conversation besides the client (e-mail To/Cc, a client group's
+        members), on channels that have such people: others read nothing."""
+        try:
+            connector = self.core.connectors.for_dialog(dialog)
+        except UnknownChannel:
+            return []
+        if not connector.capabilities.participants:
+            return []
+        people = await Participant.filter(dialog_id=dialog.id).select_related("contact__client")
+        shown = []
+        for person in sorted(people, key=lambda p: p.id):
+            contact = person.contact
+            if contact.client_id == dialog.client_id:  # type: ignore[attr-defined]
+                continue
+            name, address = contact.client.name, contact.display or contact.value
+            who = f"{name} <{address}>" if name and name != address else address
+            shown.append(f"{who} ({person.role})" if person.role in ("to", "cc") else who)
+        return shown
 
     async def add_other(self, rich: Rich, other: Dialog, now: Any) -> None:
         lang, tz = self.lang, self.team.settings.tz

@@ -4,6 +4,7 @@ order, never twice; into a closed topic first, the reopen following as cosmetic 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, NoReturn
@@ -18,7 +19,7 @@ from bot.group.notices import Notices
 from bot.group.rows import TOPIC_POST, queue_title, settle_posts
 from bot.storage import Once, TopicLink
 from bot.team.content import send_content
-from bot.team.keyboards import dialog_buttons
+from bot.team.keyboards import dialog_buttons, with_originals
 from core import copies
 from core.content import Content
 from core.events import CoreEvent, MessageCreated
@@ -30,6 +31,13 @@ from tgapi.render import Caption
 from tgapi.text import with_header
 
 ALBUM_WAIT_SECONDS = 1.5
+# What a reply or a forward puts before a subject ("Re: Re[2]: Fwd: …", "Ответ:", "AW:").
+_REPLY_PREFIX = re.compile(r"^\s*((re|fwd?|aw|wg|sv|ответ|пересл)\s*(\[\d+\])?\s*:\s*)+", re.I)
+
+
+def bare_subject(subject: str) -> str:
+    """A subject without its reply and forward prefixes, for comparing."""
+    return " ".join(_REPLY_PREFIX.sub("", subject).split()).casefold()
 
 
 class Feed:
@@ -47,6 +55,8 @@ class Feed:
             return []
         message = event.message or await Message.get(id=event.message_id)
         await self.queue_post(message)
+        if message.notices:
+            await self.notices.inbound(message)  # what the channel could not carry in
         # The client could not be reached, and wrote (ingest says so): the topic is told, and
         # told again should they block us again.
         if event.data.get("reachable_again"):
@@ -92,8 +102,9 @@ class Feed:
         else:
             said = next((m.content for m in batch if m.text), Content())
             header = message.sender_name or "—"
-            if dialog.subject and await self.is_first(message):
-                header = f"{header} · {dialog.subject}"
+            if dialog.subject or message.subject:
+                subject = await self.subject_shown(dialog, message)
+                header = f"{header} · {subject}" if subject else header
             text, spans = with_header(header, said.text, said.spans)
             if message.album_key and all(len(m.attachments) == 1 for m in batch):
                 # Every item of an album keeps its own caption; the header heads the first.
@@ -115,9 +126,14 @@ class Feed:
                 thread_id=link.thread_id,
                 reply_to=reply_to,
                 # The pinned card carries the buttons; without one, the first message does.
-                reply_markup=dialog_buttons(dialog.id, self.lang)
-                if first and link.card_message_id is None
-                else None,
+                # A message whose original is kept (a whole mail) has 📧 for it.
+                reply_markup=with_originals(
+                    dialog_buttons(dialog.id, self.lang)
+                    if first and link.card_message_id is None
+                    else None,
+                    [m.id for m in batch if m.original],
+                    self.lang,
+                ),
                 sent=sent,
                 progress=keep_progress,
             )
@@ -177,6 +193,21 @@ class Feed:
         """The client messages a group message shows (a coalesced post, the card)."""
         ids = await copies.shown_at(copies.TEAM, self.chat_id, tg_message_id)
         return list(await Message.filter(id__in=ids).order_by("id"))
+
+    async def subject_shown(self, dialog: Dialog, message: Message) -> str:
+        """The subject that heads a client's post: the dialog's on its first message; later,
+        a message's own when it differs from the one before it ("Re:" is no change)."""
+        if await self.is_first(message):
+            return message.subject or dialog.subject
+        if not message.subject:
+            return ""
+        before = (
+            await Message.filter(dialog_id=dialog.id, kind=MessageKind.IN, id__lt=message.id)
+            .order_by("-id")
+            .first()
+        )
+        earlier = (before.subject if before is not None else "") or dialog.subject
+        return "" if bare_subject(message.subject) == bare_subject(earlier) else message.subject
 
     async def is_first(self, message: Message) -> bool:
         first = (

@@ -8,6 +8,7 @@ from bot.group.rows import POSTERS
 from bot.storage import TopicLink
 from bot.team.answers import quietly
 from bot.team.context import Team
+from bot.team.keyboards import with_originals
 from bot.team.steps import done
 from core import copies
 from core.models import Dialog, MessageKind, OutboxItem
@@ -62,9 +63,12 @@ class FirstPostButtons:
         poster = desk.poster_of(item.payload.get("bot"))
         desk.spend(poster)
         message_id = int(item.payload["message_id"])
+        # 📧 for the originals the post shows stays: only the card's buttons go.
+        shown = await self.team.desk.feed.shown_in(message_id)
+        kept = with_originals(None, [m.id for m in shown if m.original], desk.lang)
         stripped = await quietly(
             lambda: poster.bot.edit_message_reply_markup(
-                chat_id=self.team.chat_id, message_id=message_id, reply_markup=None
+                chat_id=self.team.chat_id, message_id=message_id, reply_markup=kept
             ),
             "first post's buttons",
         )

@@ -20,9 +20,11 @@ from bot.group.rows import queue_notice
 from bot.i18n import t
 from bot.storage import Once, TopicLink
 from bot.team.links import topic_title
+from core.channels import UnknownChannel
 from core.lifecycle import DialogStatus
-from core.models import Channel, Client, Dialog, Message, MessageKind
+from core.models import Dialog, Message, MessageKind
 from core.outbox import RetryLater
+from core.queries import client_and_channel
 from core.service import Core
 from tgapi.errors import NoRights, ThreadGone, call, is_not_modified, translate
 from tgapi.files import TelegramFiles
@@ -129,9 +131,17 @@ class Gateway:
     # ---- the dialog's topic ---------------------------------------------------------------
 
     async def title_for(self, dialog: Dialog, status: str) -> str:
-        client = await Client.get(id=dialog.client_id)  # type: ignore[attr-defined]
-        channel = await Channel.get(id=dialog.channel_id)  # type: ignore[attr-defined]
-        return topic_title(client.name, channel.name, status, unreachable=dialog.unreachable)
+        client, channel = await client_and_channel(dialog)
+        # A channel with subjects (e-mail) names the topic by the client and the subject.
+        named = dialog.subject if dialog.subject and self.has_subjects(dialog) else channel.name
+        return topic_title(client.name, named, status, unreachable=dialog.unreachable)
+
+    def has_subjects(self, dialog: Dialog) -> bool:
+        try:
+            connector = self.core.connectors.for_dialog(dialog)
+        except UnknownChannel:
+            return False
+        return connector.capabilities.subject
 
     async def topic_of(self, dialog: Dialog) -> TopicLink:
         link = await TopicLink.get_or_none(dialog_id=dialog.id)

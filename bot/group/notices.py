@@ -11,11 +11,12 @@ from aiogram.types import ReactionTypeEmoji
 
 from bot.group.gateway import Gateway
 from bot.group.rows import TOPIC_MARK, TOPIC_NOTICE, queue_notice, queue_title
-from bot.i18n import t
+from bot.i18n import SUPPORTED, catalog, t
 from core import copies
 from core.events import CoreEvent, DeliveryFailed, ReachabilityChanged
 from core.models import Dialog, Message, OutboxItem, OutboxStatus
 from core.outbox import Priority, RetryLater, enqueue
+from core.sizes import describe_size
 from tgapi.errors import ThreadGone, TopicClosed, call
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,31 @@ log = logging.getLogger(__name__)
 # On an operator's reply that did not reach the client. (Telegram takes only the emoji of its
 # reaction list: ⚠️ is not one of them.)
 UNDELIVERED_MARK = "💔"
+# What a client's channel could not carry into a message (core.ingest.Inbound.notices): the
+# line of each key; a key the locales do not know reads as the `other` line.
+INBOUND = "notice.inbound."
+# Values that are sizes in bytes, shown as people read them.
+_SIZES = frozenset({"size", "limit"})
+
+
+def size_text(size: int, lang: str) -> str:
+    amount, _, unit = describe_size(size).partition(" ")
+    return f"{amount} {t(f'size.{unit}', lang)}"
+
+
+def inbound_line(key: str, values: dict[str, Any], lang: str) -> str:
+    """The topic's line for one thing a channel could not carry in, in `lang`."""
+    shown = {
+        name: size_text(value, lang) if name in _SIZES and isinstance(value, int) else value
+        for name, value in values.items()
+    }
+    line = catalog(lang).get(INBOUND + key) if lang in SUPPORTED else None
+    if line:
+        try:
+            return line.format(**shown)
+        except (KeyError, IndexError, ValueError):
+            pass  # the channel's values do not fit the line
+    return t(INBOUND + "other", lang)
 
 
 class Notices:
@@ -34,6 +60,22 @@ class Notices:
     async def notice(self, dialog_id: int, key: str, **values: Any) -> None:
         """A short line from the bot in the dialog's topic, in the team's language."""
         await queue_notice(self.core.ctx, dialog_id, key, **values)
+
+    async def inbound(self, message: Message) -> None:
+        """What the client's channel could not carry into `message`: one notice in the
+        topic, a line each, right after the message's post (the topic's lane keeps order).
+        Queued in the ingest's transaction."""
+        lines = [n for n in message.notices or [] if isinstance(n, dict) and n.get("key")]
+        if not lines:
+            return
+        dialog_id = message.dialog_id  # type: ignore[attr-defined]
+        await enqueue(
+            self.core.ctx,
+            TOPIC_NOTICE,
+            {"dialog_id": dialog_id, "message_id": message.id, "lines": lines},
+            priority=Priority.TOPIC_MESSAGE,
+            lane=f"topic:{dialog_id}",
+        )
 
     async def on_delivery_failed(self, event: DeliveryFailed) -> list[CoreEvent]:
         dialog = await Dialog.get(id=event.dialog_id)
@@ -66,7 +108,13 @@ class Notices:
         gateway = self.gateway
         dialog = await Dialog.get(id=item.payload["dialog_id"])
         link = await gateway.topic_of(dialog)
-        text = t(item.payload["key"], self.lang, **item.payload.get("values", {}))
+        if "lines" in item.payload:
+            text = "\n".join(
+                inbound_line(str(line["key"]), line.get("values") or {}, self.lang)
+                for line in item.payload["lines"]
+            )
+        else:
+            text = t(item.payload["key"], self.lang, **item.payload.get("values", {}))
         try:
             await gateway.group_call(
                 lambda: gateway.bot.send_message(

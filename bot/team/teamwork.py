@@ -21,6 +21,7 @@ from bot.team.inline import inline_router, via_bot_router
 from bot.team.listing import add_listing
 from bot.team.membership import FormerMember, Membership, OnTeam
 from bot.team.middlewares import dialog_middleware
+from bot.team.original import original_router
 from bot.team.tags import tags_router
 from bot.team.templates import Templates, add_management, templates_router
 from core.service import Core
@@ -58,6 +59,7 @@ class Teamwork:
             tags_router(team),
             templates_router(team, self.templates),
             card_router(team, self.card.view),
+            original_router(team),
             listing,
         ]
 

@@ -37,6 +37,7 @@ from core.channels import (
 from core.content import AttachmentKind, Content, SpanKind
 from core.models import ChannelKind
 from tgapi.errors import MessageGone, ReplyGone, delivery_errors, is_not_modified, translate
+from tgapi.failures import errors_router
 from tgapi.files import TelegramFiles
 from tgapi.limits import ChatPace
 from tgapi.parse import SOURCE, source_key
@@ -147,8 +148,9 @@ class TelegramClientConnector:
         if self.shared_dispatcher is not None:
             self.shared_dispatcher.include_router(router)
             return
-        dispatcher = Dispatcher()
-        dispatcher.include_router(router)
+        dispatcher = Dispatcher(disable_fsm=True)  # no conversation states (see bot/app.py)
+        # A failed update is logged once and retried only when that can help, as the team's.
+        dispatcher.include_routers(router, errors_router())
         if host is None:
             return  # nobody to poll for (a test drives the connector by hand)
         self.poller = DurablePoller(

@@ -46,7 +46,8 @@ def describe(update: Update) -> str:
 
 
 def errors_router() -> Router:
-    """For every dispatcher (one router can have one parent): include it in each."""
+    """For every dispatcher, the team bot's and each client bot's (one router can have one
+    parent: a new one for each)."""
     router = Router(name="errors")
 
     @router.errors()
