@@ -259,6 +259,8 @@ class App:
             team_dispatcher=team_dispatcher,
             poll_timeout=self.poll_timeout,
             channels_with_dialogs=set(with_dialogs),
+            public_url=self.public_url,
+            connectors=lambda: self.connectors,
         )
         connectors = await registry.build_connectors(self.settings.channels, host)
         connectors += self.extra_connectors
@@ -275,6 +277,15 @@ class App:
         for key, channel in with_dialogs.items():
             if key not in served:
                 await self.not_served(channel)
+
+    def public_url(self) -> str:
+        """PUBLIC_URL, or http://HTTP_HOST:HTTP_PORT (the port it got when 0)."""
+        if self.settings.PUBLIC_URL:
+            return self.settings.PUBLIC_URL
+        host, port = self.settings.HTTP_HOST, self.settings.HTTP_PORT
+        if self.http is not None and self.http.addresses:
+            host, port = self.http.addresses[0][:2]
+        return f"http://{host}:{port}"
 
     async def not_served(self, channel: Channel) -> None:
         count = await Dialog.filter(channel_id=channel.id).count()

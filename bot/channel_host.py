@@ -6,12 +6,14 @@ is connectors.telegram.channel.TelegramHost); this one object serves them all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from aiogram import Bot, Dispatcher
 
 from bot import i18n
+from core.channels import Connector, Outgoing, Sent
 from core.clock import Clock
+from core.models import ChannelKind
 from tgapi.files import TelegramFiles
 
 
@@ -30,6 +32,8 @@ class ChannelHost:
         team_dispatcher: Dispatcher | None = None,
         poll_timeout: int = 20,
         channels_with_dialogs: set[str] | None = None,
+        public_url: Callable[[], str] | None = None,
+        connectors: Callable[[], Iterable[Connector]] | None = None,
     ) -> None:
         self.clock = clock
         self.api_url = api_url
@@ -39,6 +43,8 @@ class ChannelHost:
         self.poll_timeout = poll_timeout
         self.channels_with_dialogs = channels_with_dialogs or set()
         self._make_bot = make_bot
+        self._public_url = public_url
+        self._connectors = connectors
         self._team_bot = team_bot
         self._team_token = team_token
         self._team_dispatcher = team_dispatcher
@@ -70,6 +76,23 @@ class ChannelHost:
             return ""
         chat = await self._team_bot.get_chat(self.team_chat_id)
         return chat.title or ""
+
+    def public_url(self) -> str:
+        """The base URL browsers reach eadesk at (PUBLIC_URL, or where the HTTP server
+        listens): the website chat's links and its demo page."""
+        return self._public_url() if self._public_url is not None else ""
+
+    async def by_email(self, out: Outgoing) -> Sent | None:
+        """Send `out` through the e-mail channel too (a website visitor gone offline who
+        left an address; `out.participants` names them). None: no e-mail channel runs."""
+        for connector in self._connectors() if self._connectors is not None else ():
+            if connector.kind == ChannelKind.EMAIL:
+                return await connector.send(out)
+        return None
+
+    def text(self, key: str, language: str | None, **values: object) -> str:
+        """A line of the locales in `language` (or the default) for a connector to show."""
+        return i18n.t(key, i18n.pick_language(language), **values)
 
     def greeting(self, language: str | None) -> str:
         return i18n.t("client.greeting", i18n.pick_language(language))

@@ -35,7 +35,7 @@ SECRETS = frozenset({"BOT_TOKEN", "RELAY_BOT_TOKENS"})
 MESSENGER_KINDS = ("messenger", "social", "webchat", "telephony")
 
 # Settings counted in bytes, written and shown as sizes (50MB).
-SIZE_SETTINGS = frozenset({"FILE_SIZE_LIMIT", "EMAIL_ATTACHMENT_LIMIT"})
+SIZE_SETTINGS = frozenset({"FILE_SIZE_LIMIT", "EMAIL_ATTACHMENT_LIMIT", "WEBCHAT_UPLOAD_LIMIT"})
 
 _TOKEN = re.compile(r"\d+:\S+")
 _USER_ID = re.compile(r"\d+")
@@ -175,6 +175,11 @@ class Settings(BaseSettings):
     HTTP_HOST: str = Field("127.0.0.1", description="address of the health endpoint (GET /healthz)")
     HTTP_PORT: int = Field(
         8080, description="port of the health endpoint (GET /healthz); 0 picks a free port"
+    )
+    PUBLIC_URL: str = Field(
+        "",
+        description="the base URL browsers and webhooks reach eadesk at, like "
+        "https://help.acme.com (default: http://HTTP_HOST:HTTP_PORT)",
     )
     LOG_LEVEL: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
 
@@ -322,6 +327,14 @@ class Settings(BaseSettings):
         if not 0 <= port <= 65535:
             raise ValueError("is not a TCP port: use 0 to 65535 (0 = any free port), like 8080")
         return port
+
+    @field_validator("PUBLIC_URL", mode="before")
+    @classmethod
+    def _public_url(cls, value: Any) -> str:
+        url = str(value or "").strip().rstrip("/")
+        if url and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+            raise ValueError("is not a web address: like https://help.acme.com")
+        return url
 
     @field_validator("LOG_LEVEL", mode="before")
     @classmethod

@@ -14,11 +14,13 @@ from pydantic import ValidationError
 
 from connectors.email.settings import CHANNEL as EMAIL
 from connectors.telegram.settings import CHANNEL as TELEGRAM
+from connectors.webchat.settings import CHANNEL as WEBCHAT
 from core.channels import ChannelSpec, Connector
 
 CHANNELS: tuple[ChannelSpec, ...] = (
     TELEGRAM,  # clients' private chats with client bots (TELEGRAM_CLIENT_…)
     EMAIL,  # a mailbox: IMAP in, SMTP out (EMAIL_…)
+    WEBCHAT,  # the website chat widget (WEBCHAT_…)
 )
 
 __all__ = [

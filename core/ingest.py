@@ -49,6 +49,10 @@ class Sender:
     value: str
     name: str
     display: str = ""
+    # Other contacts the channel verified to be this same person (a website's signed-in
+    # user's e-mail): a new contact joins the client of the first of them that exists, so
+    # that client's other dialogs are theirs.
+    same_as: tuple[tuple[ContactKind, str], ...] = ()
 
 
 @dataclass
@@ -74,6 +78,8 @@ class Inbound:
     # What the channel could not carry in (a part it could not read, a file over its limit):
     # each a key (the front end's words for it) and its values, told with the message.
     notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Written by a machine (an auto-reply, a list, a bounce): nothing automatic answers it.
+    automatic: bool = False
 
 
 @dataclass
@@ -218,6 +224,17 @@ class Ingest:
         """The sender's contact, and whether it is new (and so its client: no dialogs)."""
         contact = await Contact.get_or_none(kind=sender.kind, value=sender.value)
         if contact is None:
+            for kind, value in sender.same_as:
+                known = await Contact.get_or_none(kind=kind, value=_key(Contact, "value", value))
+                if known is not None:
+                    contact = await Contact.create(
+                        client_id=known.client_id,  # type: ignore[attr-defined]
+                        kind=sender.kind,
+                        value=sender.value,
+                        display=sender.display,
+                        created_at=now,
+                    )
+                    return contact, False
             client = await Client.create(name=sender.name or sender.value, created_at=now)
             contact = await Contact.create(
                 client=client,
@@ -340,6 +357,7 @@ class Ingest:
                 subject=inbound.subject[:255],
                 original=inbound.original.to_json() if inbound.original else None,
                 notices=[{"key": k, "values": v} for k, v in inbound.notices] or None,
+                automatic=inbound.automatic,
                 created_at=now,
             )
             dialog.last_message_at = now

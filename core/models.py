@@ -250,6 +250,9 @@ class Message(Model):
     # What the channel could not carry into the message (a part it could not read, a file
     # over the limit): [{"key": ..., "values": {...}}], each told in the topic; None: nothing.
     notices: list | None = fields.JSONField(null=True)
+    # A client's message a machine wrote (an auto-reply, a mailing list, a bounce): shown,
+    # and never answered by anything automatic, or two robots would answer each other.
+    automatic = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField()
     edited_at = fields.DatetimeField(null=True)
     delivered_at = fields.DatetimeField(null=True)

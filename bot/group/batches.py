@@ -47,6 +47,11 @@ def opening_text(dialog: Dialog, batch: list[Message], tz: tzinfo) -> tuple[str,
     return text, spans
 
 
+def robot_marked(message: Message, label: str) -> str:
+    """A message a machine wrote (an auto-reply, a list) is marked: nobody needs to answer it."""
+    return f"🤖 {label}" if message.automatic else label
+
+
 def coalesced(batch: list[Message], tz: tzinfo) -> tuple[str, tuple[Span, ...]]:
     """Several client texts as one post: who once (or per line in group dialogs), when."""
     senders = {m.sender_name for m in batch}
@@ -57,6 +62,7 @@ def coalesced(batch: list[Message], tz: tzinfo) -> tuple[str, tuple[Span, ...]]:
     for m in batch:
         when = m.created_at.astimezone(tz).strftime("%H:%M")
         label = f"{when} {m.sender_name}: " if len(senders) > 1 else f"{when} "
+        label = robot_marked(m, label)
         italic = Span(SpanKind.ITALIC, len(text), len(text) + len(label))
         text += label
         spans = (*spans, italic, *shift(m.content.spans, len(text)))

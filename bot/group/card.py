@@ -174,10 +174,16 @@ class Card:
         digest = digest_of(rich.text, rich.spans, markup.model_dump_json())
         if panel is not None and posted and panel.digest == digest:
             return
-        if panel is not None and posted and await self.edit(panel, rich, markup):
-            panel.digest, panel.updated_at = digest, self.core.clock.now()
-            await panel.save(update_fields=["digest", "updated_at"])
-            return
+        gone = item.payload.get("card_gone") == panel.message_id if panel else False
+        if panel is not None and posted and not gone:
+            if await self.edit(panel, rich, markup):
+                panel.digest, panel.updated_at = digest, self.core.clock.now()
+                await panel.save(update_fields=["digest", "updated_at"])
+                return
+            # Known gone: a retry (the post may wait for the budget) posts at once instead of
+            # spending a call on the same failing edit again, which could starve the post.
+            item.payload = {**item.payload, "card_gone": panel.message_id}
+            await item.save(update_fields=["payload"])
         message_id, bot_id = await self.post(dialog, link, rich, markup)
         if panel is None:
             panel = Panel(key=card_key(dialog.id), chat_id=self.team.chat_id)

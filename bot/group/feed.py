@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
-from bot.group.batches import OPENING_LIMIT, batch_of, coalesced, texts_up_to
+from bot.group.batches import OPENING_LIMIT, batch_of, coalesced, robot_marked, texts_up_to
 from bot.group.gateway import Gateway, Poster
 from bot.group.notices import Notices
 from bot.group.rows import TOPIC_POST, queue_title, settle_posts
@@ -101,7 +101,7 @@ class Feed:
             text, spans = coalesced(batch, self.tz)
         else:
             said = next((m.content for m in batch if m.text), Content())
-            header = message.sender_name or "—"
+            header = robot_marked(message, message.sender_name or "—")
             if dialog.subject or message.subject:
                 subject = await self.subject_shown(dialog, message)
                 header = f"{header} · {subject}" if subject else header

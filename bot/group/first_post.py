@@ -13,11 +13,15 @@ from bot.team.steps import done
 from core import copies
 from core.models import Dialog, MessageKind, OutboxItem
 from core.models import Message as ClientMessage
-from core.outbox import Priority, enqueue
+from core.outbox import Priority, RetryLater, enqueue
 from tgapi.parse import bot_of
 
 # The Close/Snooze buttons of a client's first post off, once the card carries them.
 CARD_STRIP = "topic.strip_buttons"
+
+# Taking the first post's buttons off is tried this often (seconds apart, more each time).
+STRIP_ATTEMPTS = 3
+STRIP_RETRY_SECONDS = 5.0
 
 
 class FirstPostButtons:
@@ -72,5 +76,8 @@ class FirstPostButtons:
             ),
             "first post's buttons",
         )
-        if stripped is not None:  # a dropped edit is tried again with the next new card
+        if stripped is not None:
             await desk.first_time(key)
+        elif item.attempts + 1 < STRIP_ATTEMPTS:
+            # A fault: tried again a little later (and with the next new card after that).
+            raise RetryLater(STRIP_RETRY_SECONDS, "the first post's buttons stayed")

@@ -280,10 +280,11 @@ class EmailConnector:
                 if bounce.failed:
                     await sink.refused(named, f"the mail bounced: {bounce.reason}")
                 return  # about a reply of ours: told (once), no dialog of its own
-        chat_key = await self._thread_of(parsed)
+        thread = await self._thread_of(parsed)
         external_id = await self._own_id(parsed, event["blob"])
-        if chat_key is None:
-            chat_key = external_id
+        # A mail answering one another channel sent through us (the website chat's reply
+        # to a visitor gone offline) continues that channel's dialog.
+        channel_id, chat_key = thread or (sink.channel_id, external_id)
         # What could not be read is told with the mail, in the team's language (never mixed
         # into the client's words); the raw mail keeps it all.
         notices = [(notice.code, notice.params) for notice in parsed.notices]
@@ -303,7 +304,7 @@ class EmailConnector:
         replied = [*parsed.in_reply_to, *reversed(parsed.references)]
         result = await sink.ingest(
             Inbound(
-                channel_id=sink.channel_id,
+                channel_id=channel_id,
                 chat_key=chat_key,
                 external_id=external_id,
                 sender=Sender(ContactKind.EMAIL, sender, parsed.sender.name or sender, sender),
@@ -312,6 +313,7 @@ class EmailConnector:
                 subject=parsed.subject,
                 participants=people,
                 original=original,
+                automatic=parsed.noise is not None,
                 notices=notices,
             )
         )
@@ -331,15 +333,22 @@ class EmailConnector:
             result.message, copies.CLIENT, [external_id], at=result.message.created_at, data=data
         )
 
-    async def _thread_of(self, parsed: ParsedMail) -> str | None:
-        """The chat key of the dialog whose thread the mail answers (None: no thread of
-        ours): the newest Message-ID it names that eadesk sent or received."""
+    async def _thread_of(self, parsed: ParsedMail) -> tuple[int, str] | None:
+        """The channel and chat key of the dialog whose thread the mail answers (None: no
+        thread of ours): the newest Message-ID it names that eadesk sent or received; a
+        mail another channel sent through this one (its dialog stays that channel's)."""
         channel_id = self._sink().channel_id
-        for named in [*reversed(parsed.in_reply_to), *reversed(parsed.references)]:
+        named_ids = [*reversed(parsed.in_reply_to), *reversed(parsed.references)]
+        for named in named_ids:
             message = await copies.find_in_channel(channel_id, named)
             if message is not None:
                 dialog = await Dialog.get(id=message.dialog_id)  # type: ignore[attr-defined]
-                return dialog.chat_key
+                return channel_id, dialog.chat_key
+        for named in named_ids:
+            message = await copies.find(copies.CLIENT, "", named)
+            if message is not None:
+                dialog = await Dialog.get(id=message.dialog_id)  # type: ignore[attr-defined]
+                return dialog.channel_id, dialog.chat_key  # type: ignore[attr-defined]
         return None
 
     async def _own_id(self, parsed: ParsedMail, blob: str) -> str:

@@ -313,7 +313,12 @@ async def test_an_auto_reply_gets_no_answer_and_our_own_mail_is_ignored(
         posts = await desk.topic_messages(topic["thread_id"])
         assert not any("A copy of our own reply" in (m.get("text") or "") for m in posts)
     assert smtp_capture.mails == []  # nothing automatic answered anything
-    assert await bot_says(desk, thread, "out of office")
+    [auto] = await bot_says(desk, thread, "out of office")
+    # Marked as a machine's, so that nobody answers it (and no automation will).
+    assert shown(auto).startswith("🤖 ")
+    [other] = [t for t in await desk.topics() if int(t["thread_id"]) != thread]
+    later = await bot_says(desk, int(other["thread_id"]), "After the copy")
+    assert later and not any(shown(m).startswith("🤖") for m in later)
 
 
 async def test_a_bounce_of_our_reply_is_told_once(
