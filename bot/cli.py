@@ -39,8 +39,8 @@ DESCRIPTION = """\
 eadesk is a self-hosted helpdesk whose operators work inside Telegram: every client
 conversation becomes a forum topic in the team's supergroup, and operators answer right
 there. Clients write today through Telegram (a private chat with the team bot or with
-client bots) and by e-mail (EMAIL_…); a web chat, WhatsApp, Instagram, VK and telephony are
-to come."""
+client bots), by e-mail (EMAIL_…) and through a chat on a website (WEBCHAT_…); WhatsApp,
+Instagram, VK and telephony are to come."""
 
 # Libraries whose INFO is for developers (each scheduler tick in two lines, each update
 # handled, each /healthz request, the ORM's start and stop): the default log keeps what an
