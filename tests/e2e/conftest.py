@@ -7,7 +7,7 @@ import contextlib
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from bot.config import Settings
 from core.clock import FrozenClock
 from core.lifecycle import DialogStatus
 from core.models import Dialog
+from tests.e2e.mail_servers import Dovecot, SmtpCapture, running_dovecot
 
 TEAM_TOKEN = "700001:team-bot-token"
 TEAM_BOT = "acme_help_bot"
@@ -214,3 +215,24 @@ def serialize_outbox_rounds(worker: Any) -> None:
 async def desk(emulator: Any) -> AsyncIterator[Desk]:
     async for value in build_desk(emulator):
         yield value
+
+
+# ---- real mail servers (the e-mail channel, and the web chat's replies by e-mail) ----------
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    """A private Dovecot on loopback (tests/e2e/mail_servers.py)."""
+    with running_dovecot() as server:
+        yield server
+
+
+@pytest.fixture
+async def smtp_capture() -> AsyncIterator[SmtpCapture]:
+    """An SMTP server that keeps what it is sent (aiosmtpd)."""
+    capture = SmtpCapture()
+    capture.start()
+    try:
+        yield capture
+    finally:
+        capture.stop()

@@ -24,7 +24,7 @@ from core.conversation import SEND_TO_CLIENT
 from core.lifecycle import DialogStatus
 from core.models import Episode, OutboxItem, OutboxStatus
 from tests.e2e.conftest import Desk, build_desk, running_desk
-from tests.e2e.mail_servers import USER, Dovecot, SmtpCapture, running_dovecot
+from tests.e2e.mail_servers import USER, Dovecot, SmtpCapture
 from tests.e2e.teamwork import card_of
 from tests.e2e.test_loopback import Wall
 
@@ -32,22 +32,6 @@ CLIENT = "ann.lee@client.test"
 COLLEAGUE = "boris@client.test"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
 _ids = itertools.count(1)
-
-
-@pytest.fixture
-def dovecot() -> Any:
-    with running_dovecot() as server:
-        yield server
-
-
-@pytest.fixture
-async def smtp_capture() -> AsyncIterator[SmtpCapture]:
-    capture = SmtpCapture()
-    capture.start()
-    try:
-        yield capture
-    finally:
-        capture.stop()
 
 
 def email_settings(dovecot: Dovecot, capture: SmtpCapture, **extra: Any) -> dict[str, Any]:

@@ -14,28 +14,12 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Desk, build_desk
-from tests.e2e.mail_servers import USER, Dovecot, SmtpCapture, running_dovecot
+from tests.e2e.mail_servers import USER, Dovecot, SmtpCapture
 from tests.e2e.test_email import CLIENT, bot_says, email_settings, press, shown
 
 WORDS = "Не приходит счёт за декабрь."
 NO_CHARSET_EN = "⚠️ The text named no encoding and was read as windows-1251"
 NO_CHARSET_RU = "⚠️ Кодировка текста не указана, он прочитан как windows-1251"
-
-
-@pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    with running_dovecot() as server:
-        yield server
-
-
-@pytest.fixture
-async def smtp_capture() -> AsyncIterator[SmtpCapture]:
-    capture = SmtpCapture()
-    capture.start()
-    try:
-        yield capture
-    finally:
-        capture.stop()
 
 
 @pytest.fixture

@@ -12,27 +12,11 @@ import pytest
 
 from connectors.webchat import channel
 from tests.e2e.conftest import Desk, bot_says, build_desk
-from tests.e2e.mail_servers import Dovecot, SmtpCapture, running_dovecot
+from tests.e2e.mail_servers import Dovecot, SmtpCapture
 from tests.e2e.test_email import captured, email_settings, mail
 from tests.e2e.test_webchat import SITE, Visitor, tab_has, topic_with
 
 ADDRESS = "ann@clientmail.com"
-
-
-@pytest.fixture
-def dovecot() -> Any:
-    with running_dovecot() as server:
-        yield server
-
-
-@pytest.fixture
-async def smtp_capture() -> AsyncIterator[SmtpCapture]:
-    capture = SmtpCapture()
-    capture.start()
-    try:
-        yield capture
-    finally:
-        capture.stop()
 
 
 @pytest.fixture
