@@ -94,6 +94,12 @@ async def bot_says(desk: Desk, thread: int, needle: str) -> list[dict[str, Any]]
     ]
 
 
+async def welcomed(desk: Desk, who: dict | None = None) -> list[dict[str, Any]]:
+    """What the bot said in an operator's private chat (their own /start is there too, so
+    waiting for "any message" would not wait for the bot)."""
+    return [m for m in await desk.operator_private(who) if m["from"]["is_bot"]]
+
+
 async def open_topic(desk: Desk) -> int:
     """The client says Hello; the topic shows it; its thread id."""
     await desk.client_says("Hello")

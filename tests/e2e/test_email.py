@@ -23,7 +23,7 @@ import pytest
 from core.conversation import SEND_TO_CLIENT
 from core.lifecycle import DialogStatus
 from core.models import Episode, OutboxItem, OutboxStatus
-from tests.e2e.conftest import Desk, build_desk, running_desk
+from tests.e2e.conftest import Desk, build_desk, running_desk, welcomed
 from tests.e2e.mail_servers import USER, Dovecot, SmtpCapture
 from tests.e2e.teamwork import card_of
 from tests.e2e.test_loopback import Wall
@@ -181,7 +181,7 @@ async def test_the_whole_original_mail_is_one_tap_away(desk: Desk, dovecot: Dove
     assert "Start" in answer["text"]
 
     await desk.emu.send(desk.operator["id"], to_bot=desk.bot_username, text="/start")
-    await desk.wait(desk.operator_private)
+    await desk.wait(lambda: welcomed(desk))
     answer = await press(desk, desk.operator, post, original["callback_data"])
     assert not answer["show_alert"]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Desk, build_desk
+from tests.e2e.conftest import Desk, build_desk, welcomed
 from tests.e2e.mail_servers import USER, Dovecot, SmtpCapture
 from tests.e2e.test_email import CLIENT, bot_says, email_settings, press, shown
 
@@ -108,7 +108,7 @@ async def test_in_a_busy_russian_group_the_card_has_the_original_and_the_notice_
 
     # 📧 on the card sends the whole mail, signature and all, to the presser in private.
     await desk.emu.send(desk.operator["id"], to_bot=desk.bot_username, text="/start")
-    await desk.wait(desk.operator_private)
+    await desk.wait(lambda: welcomed(desk))
     original = next(b for b in buttons(shown_card) if b["text"] == "📧 Оригинал")
     answer = await press(desk, desk.operator, shown_card, original["callback_data"])
     assert not answer["show_alert"]
