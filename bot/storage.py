@@ -8,6 +8,8 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from core.prepared import PreparedSelect
+
 BOT_APP: dict[str, Any] = {
     "models": ["bot.storage", "bot.team.panels"],
     "migrations": "bot.migrations",
@@ -32,6 +34,17 @@ class TopicLink(Model):
 
     class Meta:
         unique_together = (("chat_id", "thread_id"),)
+
+
+async def topic_link(dialog_id: int) -> TopicLink | None:
+    """The topic that shows the dialog, if it has one yet."""
+    return await _TOPIC_OF_DIALOG.first(dialog_id=dialog_id)
+
+
+# Built once: read for every post into a topic (see core/prepared.py).
+_TOPIC_OF_DIALOG = PreparedSelect(
+    TopicLink, lambda dialog_id: TopicLink.filter(dialog_id=dialog_id).limit(1), dialog_id=int
+)
 
 
 class Once(Model):

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from tortoise.exceptions import DoesNotExist
 from tortoise.functions import Count
 
 from core.lifecycle import DialogStatus
 from core.models import Channel, Client, Dialog, Message, MessageKind, Tag
+from core.prepared import PreparedSelect
 
 
 class Sort(StrEnum):
@@ -103,7 +105,17 @@ async def tag_names(dialog_id: int) -> list[str]:
     return sorted(await Tag.filter(dialogs__id=dialog_id).values_list("name", flat=True))  # type: ignore[arg-type]
 
 
+# Built once: read for every new topic's title and every card (see core/prepared.py).
+_WITH_CLIENT_AND_CHANNEL = PreparedSelect(
+    Dialog,
+    lambda dialog_id: Dialog.filter(id=dialog_id).select_related("client", "channel").limit(1),
+    dialog_id=int,
+)
+
+
 async def client_and_channel(dialog: Dialog) -> tuple[Client, Channel]:
     """The dialog's client and channel, in one statement."""
-    row = await Dialog.filter(id=dialog.id).select_related("client", "channel").get()
+    row = await _WITH_CLIENT_AND_CHANNEL.first(dialog_id=dialog.id)
+    if row is None:
+        raise DoesNotExist(Dialog)
     return row.client, row.channel

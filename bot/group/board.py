@@ -17,7 +17,7 @@ from bot.group.rows import GROUP
 from bot.i18n import t
 from bot.team.context import Team
 from bot.team.lines import add_dialog_line
-from bot.team.panels import Panel, digest_of
+from bot.team.panels import Panel, digest_of, panel_at
 from bot.team.richtext import Rich
 from core.events import AssigneeChanged, DialogCreated, StatusChanged
 from core.lifecycle import DialogStatus
@@ -62,7 +62,7 @@ class Board:
         )
 
     async def check(self) -> None:
-        panel = await Panel.get_or_none(key=BOARD_KEY)
+        panel = await panel_at(BOARD_KEY)
         if panel is None and not await Dialog.exists():
             return
         if await OutboxItem.exists(merge_key=BOARD_KEY, status=OutboxStatus.PENDING):
@@ -112,7 +112,7 @@ class Board:
     async def show(self, item: OutboxItem) -> None:
         rich = await self.render()
         digest = digest_of(rich.text, rich.spans)
-        panel = await Panel.get_or_none(key=BOARD_KEY)
+        panel = await panel_at(BOARD_KEY)
         if panel is not None and panel.message_id and panel.digest == digest:
             return
         bot, chat_id = self.team.bot, self.team.chat_id

@@ -17,10 +17,10 @@ from tortoise.transactions import in_transaction
 from bot.group.card_view import CardView
 from bot.group.first_post import FirstPostButtons
 from bot.group.rows import LOOKS_AFTER_POSTS, POSTERS, posts_pending, settle_posts
-from bot.storage import TopicLink
+from bot.storage import TopicLink, topic_link
 from bot.team.answers import quietly
 from bot.team.context import Team
-from bot.team.panels import Panel, digest_of
+from bot.team.panels import Panel, digest_of, panel_at
 from bot.team.richtext import Rich
 from core import copies
 from core.events import (
@@ -151,13 +151,13 @@ class Card:
         if item.payload.get("initial"):
             link: TopicLink | None = await desk.topic_of(dialog)
         else:
-            link = await TopicLink.get_or_none(dialog_id=dialog.id)
+            link = await topic_link(dialog.id)
         if link is None:
             return
         if not item.payload.get("initial") and await posts_pending(dialog.id):
             # A redraw is cosmetic: the client's messages into the topic go first.
             raise RetryLater(LOOKS_AFTER_POSTS, "after the client's messages", waiting=True)
-        panel = await Panel.get_or_none(key=card_key(dialog.id))
+        panel = await panel_at(card_key(dialog.id))
         posted = panel is not None and panel.message_id
         if not posted and not item.payload.get("initial") and await self.first_coming(dialog):
             return  # the first card is still to come (it draws the newest state): one card

@@ -25,6 +25,7 @@ from core.content import Content
 from core.events import CoreEvent, MessageCreated
 from core.models import Dialog, Message, MessageKind, OutboxItem
 from core.outbox import Priority, RetryLater, enqueue
+from core.prepared import PreparedSelect
 from tgapi.errors import ThreadGone, TopicClosed
 from tgapi.parse import source_key
 from tgapi.render import Caption
@@ -38,6 +39,21 @@ _REPLY_PREFIX = re.compile(r"^\s*((re|fwd?|aw|wg|sv|ответ|пересл)\s*(
 def bare_subject(subject: str) -> str:
     """A subject without its reply and forward prefixes, for comparing."""
     return " ".join(_REPLY_PREFIX.sub("", subject).split()).casefold()
+
+
+def _unposted(dialog_id: int, chat: str, since: int) -> Any:
+    posted = copies.posted_query(dialog_id, copies.TEAM, chat, since=since)
+    messages = Message.filter(dialog_id=dialog_id, kind=MessageKind.IN, id__gte=since)
+    return messages.exclude(id__in=Subquery(posted.values("message_id"))).order_by("id")
+
+
+# Built once: run for every post into a topic (see core/prepared.py).
+_UNPOSTED = PreparedSelect(Message, _unposted, dialog_id=int, chat=str, since=int)
+_WITH_DIALOG = PreparedSelect(
+    Message,
+    lambda message_id: Message.filter(id=message_id).select_related("dialog").limit(1),
+    message_id=int,
+)
 
 
 class Feed:
@@ -76,7 +92,9 @@ class Feed:
         )
 
     async def post_client_message(self, item: OutboxItem) -> dict[str, Any] | None:
-        message = await Message.filter(id=item.payload["message_id"]).select_related("dialog").get()
+        message = await _WITH_DIALOG.first(message_id=item.payload["message_id"])
+        if message is None:
+            return None  # gone with its dialog (a merge, a purge): nothing to post
         dialog = message.dialog
         sent = item.payload.get("sent") or []
         if sent:
@@ -175,10 +193,7 @@ class Feed:
 
     async def unposted(self, dialog_id: int, since: int = 0) -> list[Message]:
         """The dialog's client messages (from id `since` on) not yet shown in the topic."""
-        posted = copies.posted_query(dialog_id, copies.TEAM, self.chat_id, since=since)
-        messages = Message.filter(dialog_id=dialog_id, kind=MessageKind.IN, id__gte=since)
-        unposted = messages.exclude(id__in=Subquery(posted.values("message_id")))
-        return list(await unposted.order_by("id"))
+        return await _UNPOSTED.all(dialog_id=dialog_id, chat=str(self.chat_id), since=since)
 
     async def opening_batch(self, dialog: Dialog, waited: bool = False) -> list[Message]:
         """The client's first texts not yet in the topic. While the group's budget is busy

@@ -18,7 +18,7 @@ from aiogram.exceptions import TelegramBadRequest
 
 from bot.group.rows import queue_notice
 from bot.i18n import t
-from bot.storage import Once, TopicLink
+from bot.storage import Once, TopicLink, topic_link
 from bot.team.links import topic_title
 from core.channels import UnknownChannel
 from core.lifecycle import DialogStatus
@@ -144,7 +144,7 @@ class Gateway:
         return connector.capabilities.subject
 
     async def topic_of(self, dialog: Dialog) -> TopicLink:
-        link = await TopicLink.get_or_none(dialog_id=dialog.id)
+        link = await topic_link(dialog.id)
         if link is None:
             return await self.create_topic(dialog)
         if dialog.id in self.gone:

@@ -7,7 +7,7 @@ from aiogram.exceptions import TelegramBadRequest
 
 from bot.group.gateway import Gateway
 from bot.group.rows import LOOKS_AFTER_POSTS, posts_pending, queue_notice, queue_title
-from bot.storage import TopicLink
+from bot.storage import topic_link
 from core.events import StatusChanged
 from core.lifecycle import DialogStatus
 from core.models import Dialog, OutboxItem
@@ -30,7 +30,7 @@ class Topics:
         Cosmetic: a client's message into a closed or snoozed dialog is posted first."""
         gateway = self.gateway
         dialog = await Dialog.get(id=item.payload["dialog_id"])
-        link = await TopicLink.get_or_none(dialog_id=dialog.id)
+        link = await topic_link(dialog.id)
         if link is None:
             return
         if await posts_pending(dialog.id):

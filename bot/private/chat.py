@@ -11,7 +11,7 @@ from aiogram.filters import Command
 from aiogram.types import Message, User
 
 from bot.i18n import t
-from bot.storage import TopicLink
+from bot.storage import topic_link
 from bot.team.context import Team
 from bot.team.links import topic_url
 from bot.team.roles import remember_operator
@@ -79,7 +79,7 @@ async def notes_text(operator: Operator, team_chat_id: int, lang: str) -> str:
     for note in notes:
         if note.dialog_id != current:  # type: ignore[attr-defined]
             current = note.dialog_id  # type: ignore[attr-defined]
-            link = await TopicLink.get_or_none(dialog_id=current)
+            link = await topic_link(current)
             title = link.title if link else f"#{current}"
             url = topic_url(team_chat_id, link.thread_id) if link else ""
             lines.append(f"\n{title} {url}".rstrip())

@@ -9,7 +9,7 @@ from bot.group.gateway import Gateway
 from bot.group.notices import Notices
 from bot.group.rows import PRIVATE_NOTE
 from bot.i18n import t
-from bot.storage import TopicLink
+from bot.storage import topic_link
 from bot.team.links import topic_url
 from core.events import NoteCreated
 from core.models import Dialog, Note, Operator, OutboxItem, OutboxStatus
@@ -41,7 +41,7 @@ class Notes:
             return
         author = await Operator.get(id=note.author_id)  # type: ignore[attr-defined]
         dialog = await Dialog.get(id=note.dialog_id)  # type: ignore[attr-defined]
-        link = await TopicLink.get_or_none(dialog_id=dialog.id)
+        link = await topic_link(dialog.id)
         lang = author.language or gateway.lang
         title = link.title if link else f"#{dialog.id}"
         url = topic_url(gateway.chat_id, link.thread_id) if link else ""

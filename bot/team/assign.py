@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from bot.callbacks import AssignData, AssignMenuData
 from bot.i18n import pick_language, t
-from bot.storage import TopicLink
+from bot.storage import topic_link
 from bot.team.answers import quietly
 from bot.team.context import Team, group_router
 from bot.team.group_answers import queue_answer, queue_edit, thread_of
@@ -300,7 +300,7 @@ class AssigneeNotices:
         )
 
     async def topic(self, dialog_id: int) -> tuple[str, str]:
-        link = await TopicLink.get_or_none(dialog_id=dialog_id)
+        link = await topic_link(dialog_id)
         if link is None:
             return f"#{dialog_id}", ""
         return link.title, topic_url(self.team.chat_id, link.thread_id)

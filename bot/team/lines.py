@@ -6,14 +6,14 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.i18n import t
-from bot.storage import TopicLink
+from bot.storage import topic_link
 from bot.team.links import topic_url
 from bot.team.richtext import Rich
 from core.models import Channel, Client, Dialog, Operator
 
 
 async def dialog_title(dialog: Dialog) -> str:
-    link = await TopicLink.get_or_none(dialog_id=dialog.id)
+    link = await topic_link(dialog.id)
     if link is not None:
         return link.title
     client = await Client.get(id=dialog.client_id)  # type: ignore[attr-defined]
@@ -22,7 +22,7 @@ async def dialog_title(dialog: Dialog) -> str:
 
 
 async def dialog_link(dialog: Dialog, chat_id: int) -> str | None:
-    link = await TopicLink.get_or_none(dialog_id=dialog.id)
+    link = await topic_link(dialog.id)
     return topic_url(chat_id, link.thread_id) if link else None
 
 

@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from bot.callbacks import TemplateData
 from bot.i18n import t
-from bot.storage import TopicLink
+from bot.storage import TopicLink, topic_link
 from bot.team.answers import quietly, shorten
 from bot.team.cleanup import delete_later
 from bot.team.context import Team, group_router
@@ -69,7 +69,7 @@ class Templates:
                 # not see, so it is no copy the client's could be made from.
                 source_ref=ref,
             )
-        link = await TopicLink.get_or_none(dialog_id=dialog.id)
+        link = await topic_link(dialog.id)
         if link is not None and not await done(f"{ref}:shown"):
             await self.show(link, template, operator, text)
             await mark(f"{ref}:shown", team.core.clock.now())
