@@ -18,6 +18,7 @@ from tortoise.expressions import F
 from core.clock import Clock
 from core.delivery import refused_later
 from core.models import InboxItem, fit_key, fit_to_columns
+from core.prepared import insert_ignoring_conflicts
 
 if TYPE_CHECKING:
     from core.blobs import BlobStore
@@ -67,7 +68,7 @@ class Inbox:
         for row in rows:
             # What `create` would do before its save (bulk inserts send no signals).
             await fit_to_columns(InboxItem, row, None, None)
-        await InboxItem.bulk_create(rows, ignore_conflicts=True)
+        await insert_ignoring_conflicts(InboxItem, rows)
         return rows
 
     async def processed(self, source: str, keys: list[str]) -> None:

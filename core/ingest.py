@@ -40,7 +40,7 @@ from core.models import (
     storable,
 )
 from core.models import Participant as DialogParticipant
-from core.prepared import PreparedSelect
+from core.prepared import PreparedSelect, insert_ignoring_conflicts
 
 
 @dataclass(frozen=True)
@@ -270,7 +270,7 @@ class Ingest:
                 rows[contact.id] = DialogParticipant(
                     dialog=dialog, contact=contact, role=person.role, created_at=now
                 )
-        await DialogParticipant.bulk_create(list(rows.values()), ignore_conflicts=True)
+        await insert_ignoring_conflicts(DialogParticipant, list(rows.values()))
 
     async def _dialog(self, inbound: Inbound) -> Dialog | None:
         """The dialog (locked), read with what storing a message in it needs: its current

@@ -118,3 +118,32 @@ class PreparedSelect(Generic[M]):
     async def first(self, *shape: Hashable, **values: Any) -> M | None:
         rows = await self.all(*shape, **values)
         return rows[0] if rows else None
+
+
+# ---- inserts that skip rows already there ---------------------------------------------------
+
+_IGNORING: dict[tuple[type[Model], str], tuple[str, list[str]]] = {}
+
+
+async def insert_ignoring_conflicts(model: type[M], rows: list[M]) -> None:
+    """`model.bulk_create(rows, ignore_conflicts=True)` with the statement built once per
+    model and database: tortoise builds an ON CONFLICT insert anew for every call (a plain
+    insert it caches), and the build costs more than running it. Rows with a value of their
+    own for a database-side default go through tortoise itself."""
+    if not rows:
+        return
+    db = model._choose_db(True)
+    key = (model, db.capabilities.dialect)
+    prepared = _IGNORING.get(key)
+    if prepared is None:
+        executor = db.executor_class(model=model, db=db)
+        fields, columns = executor._prepare_insert_columns()
+        sql = executor._prepare_insert_statement(columns, ignore_conflicts=True).get_sql()
+        prepared = _IGNORING[key] = (sql, fields)
+    sql, fields = prepared
+    if model._meta.db_default_db_columns or any(row._custom_generated_pk for row in rows):
+        await model.bulk_create(rows, ignore_conflicts=True)
+        return
+    fields_map = model._meta.fields_map
+    values = [[fields_map[f].to_db_value(getattr(row, f), row) for f in fields] for row in rows]
+    await db.execute_many(sql, values)
