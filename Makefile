@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run check test lint format bench
+.PHONY: help venv run demo check test lint format bench
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@
 
-run: venv ## start eadesk (reads .env; see .env.example)
+run: venv ## start eadesk (reads .env; see .env.example); with no Telegram set: the sandbox
 	$(BIN)/python -m bot run
+
+demo: venv ## the sandbox (no Telegram needed) with a demo morning: http://127.0.0.1:8080/
+	$(BIN)/python -m bot sandbox --seed demo
 
 check: venv ## tell what is missing in the setup: variables, token, group, Topics, rights
 	$(BIN)/python -m bot check

@@ -9,7 +9,9 @@ USAGE = """usage: python -m bench <subcommand> [options]
 
 subcommands:
   delivery   client messages into the team group under Telegram's limits
-             (python -m bench delivery --help)"""
+             (python -m bench delivery --help)
+  webchat    an active website-chat visitor's round trip with 0 and 1000 idle sockets
+             (python -m bench webchat --help)"""
 
 
 def _delivery(argv: Sequence[str]) -> int:
@@ -18,7 +20,16 @@ def _delivery(argv: Sequence[str]) -> int:
     return main(argv)
 
 
-SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"delivery": _delivery}
+def _webchat(argv: Sequence[str]) -> int:
+    from bench.webchat import main
+
+    return main(argv)
+
+
+SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "delivery": _delivery,
+    "webchat": _webchat,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

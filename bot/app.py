@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
@@ -85,7 +85,13 @@ class App:
         self.extra_connectors = list(extra_connectors)
         self.poll_timeout = poll_timeout
         windows = {WindowKind(k): v for k, v in settings.reopen_windows().items()}
-        self.core = Core(CoreContext(clock=clock or SystemClock(), windows=windows), tick)
+        self.core = Core(
+            CoreContext(
+                clock=clock or SystemClock(),
+                windows=windows,
+            ),
+            tick,
+        )
         self.bot = make_bot(settings.BOT_TOKEN, settings.TELEGRAM_API_URL)
         self.bots: dict[int, Bot] = {self.bot.id: self.bot}
         # The bytes of files, kept once a channel needs them; handed to every connector's
@@ -100,6 +106,9 @@ class App:
         self.connectors: list[Connector] = []
         self.bot_names: dict[int, str] = {}
         self.http: web.AppRunner | None = None
+        # Set before start: eadesk's routes (/healthz, the connectors' webhooks) are handed to
+        # this instead of a server of their own on HTTP_HOST:HTTP_PORT (the sandbox's server).
+        self.mount_http: Callable[[web.Application], None] | None = None
         self.desk = Desk(
             self.core,
             self.bot,
@@ -326,6 +335,10 @@ class App:
             # Each checks its own signature or secret, and stores before it answers 200.
             for method, path, handler in connector.webhooks():
                 web_app.router.add_route(method, path, handler)
+        if self.mount_http is not None:
+            # Served by a server that is already listening (the sandbox's one port).
+            self.mount_http(web_app)
+            return
         self.http = web.AppRunner(web_app)
         await self.http.setup()
         site = web.TCPSite(self.http, self.settings.HTTP_HOST, self.settings.HTTP_PORT)

@@ -82,3 +82,37 @@ class ListPageData(CallbackData, prefix="lst"):
     tag_id: RowId | None
     channel_id: RowId | None
     sort: SortCode
+
+
+class HistoryData(CallbackData, prefix="hist"):
+    """A page of a client's history in the presser's private chat (0: the newest), counted
+    back from the snapshot the history was first shown with (its newest message and note)."""
+
+    client_id: RowId
+    page: Annotated[int, Field(ge=0, le=MAX_PAGE)]
+    upto: Annotated[int, Field(ge=0, le=MAX_ID)]
+    note_upto: Annotated[int, Field(ge=0, le=MAX_ID)]
+
+
+class TranscriptData(CallbackData, prefix="htr"):
+    """The history as an HTML file, up to the snapshot the page was shown with."""
+
+    client_id: RowId
+    upto: Annotated[int, Field(ge=0, le=MAX_ID)]
+    note_upto: Annotated[int, Field(ge=0, le=MAX_ID)]
+
+
+class HistoryFileData(CallbackData, prefix="hfile"):
+    """An attachment of a message in a history: sent again to the presser."""
+
+    message_id: RowId
+    index: Annotated[int, Field(ge=0, le=99)]
+
+
+class TaskData(CallbackData, prefix="task"):
+    """Done and Reopen under a task; `view` is what the message shows, drawn again after the
+    press: the client's tasks (c), the presser's own (m), or the one task (o)."""
+
+    action: Literal["done", "reopen"]
+    task_id: RowId
+    view: Literal["c", "m", "o"]

@@ -274,7 +274,11 @@ class _Checker:
                         if all(problem != f.text for f in self.findings):
                             self.say(False, problem)
                     if not problems:
-                        self.say(True, f"{spec.title} {connector.name} works")
+                        # "mailbox help@acme.com", but "Website chat", not "website chat
+                        # Website chat", when the name says what it is already.
+                        named = spec.title.lower() in connector.name.lower()
+                        label = connector.name if named else f"{spec.title} {connector.name}"
+                        self.say(True, f"{label} works")
         finally:
             await host.close()
 

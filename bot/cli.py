@@ -19,10 +19,12 @@ from bot.config import (
     load_settings,
     unknown_variable_line,
     unknown_variables,
+    wants_sandbox,
 )
 from connectors import registry
 from core.durations import format_duration
 from core.sizes import format_size
+from sandbox.banner import DEFAULT_SEED, SEEDS, banner
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,11 @@ EXIT_NOT_CONFIGURED = 2
 NOT_CONFIGURED = (
     "eadesk is not configured yet. Set these variables "
     "(in the environment or in .env, see .env.example):"
+)
+
+SANDBOX_REASON = (
+    "No Telegram is configured (neither BOT_TOKEN nor TEAM_CHAT_ID is set), so `run` starts\n"
+    "the sandbox; set both (see .env.example) to run eadesk with your Telegram."
 )
 
 DESCRIPTION = """\
@@ -110,6 +117,22 @@ def build_parser() -> argparse.ArgumentParser:
         "(the database is migrated on start)",
         description="Start eadesk: the team bot, the connectors and the health endpoint.",
     )
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="try eadesk without Telegram: eadesk with a built-in Telegram emulator and a web "
+        "page at http://HTTP_HOST:HTTP_PORT/ (what `run` starts when neither BOT_TOKEN nor "
+        "TEAM_CHAT_ID is set); its own database under data/sandbox/, started over each time",
+        description="Start the sandbox: eadesk itself, wired to a built-in Telegram emulator, "
+        "with a web page showing the team group, an operator's chat and a client's phone. "
+        "Nothing reaches Telegram; the data lives in data/sandbox/ and starts over each time.",
+    )
+    sandbox.add_argument(
+        "--seed",
+        choices=SEEDS,
+        default=DEFAULT_SEED,
+        help="demo: a short morning of clients and operators plays in (the default); "
+        "empty: only the team group, its two operators and the clients to write as",
+    )
     commands.add_parser(
         "check",
         help="tell in plain words what is missing in the setup: the variables, the bot "
@@ -131,6 +154,8 @@ def _settings_or_explain() -> Settings | None:
 
 
 def run_command() -> int:
+    if wants_sandbox():
+        return sandbox_command(DEFAULT_SEED, SANDBOX_REASON)
     settings = _settings_or_explain()
     if settings is None:
         return EXIT_NOT_CONFIGURED
@@ -141,6 +166,26 @@ def run_command() -> int:
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is the ordinary way to stop it
         return EXIT_PROBLEMS if asyncio.run(run_app(settings)) else EXIT_OK
+    return EXIT_OK
+
+
+def sandbox_command(seed: str, reason: str | None = None) -> int:
+    """The sandbox (sandbox/): eadesk with a built-in Telegram emulator, on HTTP_PORT."""
+    try:
+        from sandbox.settings import sandbox_settings  # checks .env as `run` would
+
+        settings = sandbox_settings()
+    except ConfigError as error:
+        print(NOT_CONFIGURED, file=sys.stderr)
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_NOT_CONFIGURED
+    print(banner(settings.HTTP_HOST, settings.HTTP_PORT, seed, reason), flush=True)
+    configure_logging(settings.LOG_LEVEL)
+    from sandbox.runner import run_sandbox
+
+    with contextlib.suppress(KeyboardInterrupt):
+        return EXIT_PROBLEMS if asyncio.run(run_sandbox(seed)) else EXIT_OK
     return EXIT_OK
 
 
@@ -180,5 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_command()
     if arguments.command == "check":
         return check_command()
+    if arguments.command == "sandbox":
+        return sandbox_command(arguments.seed)
     parser.print_help(sys.stderr)
     return EXIT_NOT_CONFIGURED

@@ -421,6 +421,26 @@ def load_settings(env_file: str | None = ".env") -> Settings:
         raise ConfigError([describe_problem(item) for item in error.errors()]) from None
 
 
+# Neither set (in the environment or .env): `run` starts the sandbox (see sandbox/).
+TELEGRAM_REQUIRED = ("BOT_TOKEN", "TEAM_CHAT_ID")
+
+
+def telegram_variables_set(env_file: str | None = ".env") -> list[str]:
+    """Which of BOT_TOKEN and TEAM_CHAT_ID are set, in the environment or `env_file`
+    (an empty value counts as not set, as Settings reads it)."""
+    found = {name for name in TELEGRAM_REQUIRED if os.environ.get(name)}
+    if env_file is not None and Path(env_file).is_file():
+        values = dotenv_values(env_file)
+        found |= {name for name in TELEGRAM_REQUIRED if values.get(name)}
+    return [name for name in TELEGRAM_REQUIRED if name in found]
+
+
+def wants_sandbox(env_file: str | None = ".env") -> bool:
+    """No Telegram configured at all: `run` shows the sandbox instead of failing. Only one
+    of the two set is a half-configured production, which fails with its clear message."""
+    return not telegram_variables_set(env_file)
+
+
 def variables() -> list[str]:
     """Every variable eadesk reads: the team's, then each channel's."""
     return [*Settings.model_fields, *registry.variables()]

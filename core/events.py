@@ -112,6 +112,13 @@ class ReachabilityChanged(CoreEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ContextChanged(CoreEvent):
+    """The client's channel told another context of the dialog (a visitor's web page)."""
+
+    name = "dialog.context_changed"
+
+
+@dataclass(frozen=True, kw_only=True)
 class NoteCreated(CoreEvent):
     name = "note.created"
     note_id: int

@@ -20,6 +20,7 @@ from core.content import Attachment, Content
 from core.context import CoreContext
 from core.dialogs import DialogService, current_episode
 from core.events import (
+    ContextChanged,
     CoreEvent,
     DialogCreated,
     EpisodeStarted,
@@ -80,6 +81,9 @@ class Inbound:
     notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # Written by a machine (an auto-reply, a list, a bounce): nothing automatic answers it.
     automatic: bool = False
+    # Where the client writes from (a web page, their language, time zone): key -> value,
+    # the dialog's whole context now, kept on the dialog for its card. None: not told.
+    context: dict[str, str] | None = None
 
 
 @dataclass
@@ -116,6 +120,13 @@ def fitted(inbound: Inbound) -> Inbound:
             replace(p, value=_key(Contact, "value", p.value)) for p in inbound.participants
         ],
     )
+
+
+def context_of(inbound: Inbound) -> list[list[str]] | None:
+    """The context as the dialog keeps it: [[key, value], ...], in the channel's order."""
+    if inbound.context is None:
+        return None
+    return [[str(key), storable(str(value))[:1000]] for key, value in inbound.context.items()]
 
 
 async def resolve_reply(dialog_id: int, external_id: str) -> Message | None:
@@ -366,7 +377,13 @@ class Ingest:
             # A client who writes can be written to again (they unblocked us).
             reachable_again = dialog.unreachable
             dialog.unreachable = False
-            await dialog.save(update_fields=["last_message_at", "waiting_since", "unreachable"])
+            changed = ["last_message_at", "waiting_since", "unreachable"]
+            context = context_of(inbound)
+            if context is not None and context != dialog.context:
+                dialog.context = context
+                changed.append("context")
+                events.append(ContextChanged(dialog_id=dialog.id, at=now))
+            await dialog.save(update_fields=changed)
             result.message = message
             events.append(
                 MessageCreated(
@@ -396,6 +413,7 @@ class Ingest:
             status=DialogStatus.OPEN,
             created_at=now,
             last_message_at=now,
+            context=context_of(inbound),
         )
         episode = await Episode.create(dialog=dialog, number=1, started_at=now)
         await eventlog.record(

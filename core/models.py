@@ -170,6 +170,10 @@ class Dialog(Model):
     last_message_at = fields.DatetimeField()
     # When the oldest unanswered client message arrived; None when answered.
     waiting_since = fields.DatetimeField(null=True)
+    # Where the client writes from, as their channel tells it (a web page, the browser's
+    # language, a time zone): [[key, value], ...] in the channel's order, shown on the card;
+    # replaced when the channel tells something else. None: the channel tells nothing.
+    context: list | None = fields.JSONField(null=True)
 
     episodes: fields.ReverseRelation[Episode]
 
@@ -361,8 +365,16 @@ class Task(Model):
     )
     due_at = fields.DatetimeField(null=True)
     done_at = fields.DatetimeField(null=True)
+    # When the assignee was reminded of the due moment (core.tasks: once, by a sweep).
     reminded_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()
+    # Who wrote the task and who marked it done (None: not done, or the operator is gone).
+    author: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
+        "core.Operator", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    done_by: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
+        "core.Operator", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
 
 
 class Event(Model):

@@ -16,7 +16,8 @@ from core.health import Health
 from core.inbox import CoreSink, Inbox
 from core.ingest import Ingest
 from core.outbox import OutboxWorker
-from core.sweeps import wake_due_snoozes
+from core.sweeps import remind_due_tasks, wake_due_snoozes
+from core.tasks import TaskService
 from core.ticker import Ticker
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ class Core:
         ClientDelivery(self.ctx, self.connectors, self.fetchers).install(self.outbox)
         self.ticker = Ticker(tick_seconds)
         self.ticker.every_tick("snoozes", self.wake_due_snoozes)
+        self.tasks = TaskService(self.ctx)
+        self.ticker.every_tick("task reminders", self.remind_due_tasks)
 
     @property
     def bus(self) -> EventBus:
@@ -56,6 +59,9 @@ class Core:
 
     async def wake_due_snoozes(self) -> int:
         return await wake_due_snoozes(self.ctx, self.dialogs)
+
+    async def remind_due_tasks(self) -> int:
+        return await remind_due_tasks(self.tasks)
 
     async def start(self) -> None:
         await self.ticker.start()

@@ -6,6 +6,7 @@ from core.context import CoreContext
 from core.dialogs import DialogService
 from core.lifecycle import DialogStatus
 from core.models import Dialog
+from core.tasks import TaskService
 
 
 async def wake_due_snoozes(ctx: CoreContext, dialogs: DialogService) -> int:
@@ -18,3 +19,9 @@ async def wake_due_snoozes(ctx: CoreContext, dialogs: DialogService) -> int:
         if await dialogs.wake_if_due(int(dialog_id)):  # type: ignore[call-overload]
             woken += 1
     return woken
+
+
+async def remind_due_tasks(tasks: TaskService) -> int:
+    """Remind the assignees of the tasks whose moment came, each task once (also after a
+    restart: `reminded_at` is the compare-and-set)."""
+    return await tasks.remind_due()

@@ -26,6 +26,7 @@ from core import copies
 from core.events import (
     AssigneeChanged,
     ClientChanged,
+    ContextChanged,
     DialogCreated,
     MessageCreated,
     ReachabilityChanged,
@@ -72,6 +73,8 @@ class Card:
         bus.on_change(MessageCreated, self.on_message)
         bus.on_change(ClientChanged, self.on_client_changed)
         bus.on_change(ReachabilityChanged, self.on_dialog_changed)
+        # Where the client writes from (their web page): told on the card.
+        bus.on_change(ContextChanged, self.on_dialog_changed)
 
     # ---- when to redraw -------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from core.queries import (
 )
 
 OTHER_DIALOGS = 3
+CONTEXT_VALUE = 200
 OPENING_RULE = "───────────"
 
 CONTACT_OF_CHANNEL = {
@@ -41,6 +42,15 @@ CONTACT_OF_CHANNEL = {
     ChannelKind.VK: ContactKind.VK,
     ChannelKind.TELEPHONY: ContactKind.PHONE,
 }
+
+
+def context_lines(dialog: Dialog) -> list[tuple[str, str]]:
+    """Where the client writes from, as their channel told it (the dialog's context)."""
+    return [
+        (str(pair[0]), str(pair[1]))
+        for pair in dialog.context or []
+        if isinstance(pair, list) and len(pair) == 2 and pair[1]
+    ]
 
 
 def clip(text: str, size: int = 50) -> str:
@@ -78,6 +88,9 @@ class CardView:
         others = await self.others_on_thread(dialog)
         if others:
             rich.line(t("card.participants", lang, names=", ".join(others)))
+        for key, value in context_lines(dialog):
+            label = t(f"card.context.{key}", lang)
+            rich.line(f"{label}: {clip(value, CONTEXT_VALUE)}")
         rich.line(t("card.status", lang, status=self.status_text(dialog)))
         if dialog.unreachable:
             rich.line(t("card.unreachable", lang))

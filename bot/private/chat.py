@@ -15,6 +15,7 @@ from bot.storage import topic_link
 from bot.team.context import Team
 from bot.team.links import topic_url
 from bot.team.roles import remember_operator
+from bot.team.tasks import resend_missed
 from core.models import Note, Operator
 from tgapi.filters import CONTENT
 
@@ -35,6 +36,7 @@ def private_router(team: Team) -> Router:
         operator = await remember_operator(event_from_user, core.clock, started=True)
         await message.answer(t("private.welcome", lang, name=operator.name))
         await team.desk.notes.deliver_pending_notes(operator)
+        await resend_missed(core.ctx, operator)  # task reminders that could not reach them
 
     @router.message(Command("help"))
     async def help_(message: Message, event_from_user: User, lang: str) -> None:

@@ -1,5 +1,6 @@
-"""The card's buttons that answer in the topic: Reopen, 📜 History (the client's last messages
-over every channel) and the client's other dialogs."""
+"""The card's buttons: Reopen and the client's other dialogs answer in the topic; 📜 History
+(the client's messages over every channel, bot/team/history.py) goes to the presser's private
+chat."""
 
 from __future__ import annotations
 
@@ -9,26 +10,26 @@ from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import CardData
-from bot.group.card_view import CardView, clip
+from bot.group.card_view import CardView
 from bot.i18n import t
 from bot.team.answers import quietly
 from bot.team.context import Team, group_router
 from bot.team.group_answers import queue_answer, thread_of
-from bot.team.lines import local
+from bot.team.history import History
 from bot.team.richtext import Rich
 from bot.team.steps import done, mark, press_key
 from core.content import Content
 from core.lifecycle import DialogStatus
-from core.models import Channel, Dialog
-from core.queries import client_history, other_dialogs
+from core.models import Dialog
+from core.queries import other_dialogs
 
 MORE_DIALOGS = 20
-HISTORY = 15
 
 
 def card_router(team: Team, view: CardView) -> Router:
     router = group_router("team-card", team)
     core = team.core
+    history = History(team)
 
     @router.callback_query(CardData.filter())
     async def card_button(
@@ -52,12 +53,20 @@ def card_router(team: Team, view: CardView) -> Router:
                 await mark(key, core.clock.now())
             await quietly(lambda: query.answer(t("done.reopened", lang, name=operator.name)))
             return
+        if action == "history":
+            # To the presser's private chat (no group budget; their notes are theirs).
+            bot = (await team.bot.me()).username or ""
+            if await history.asked(operator, dialog):
+                await quietly(lambda: query.answer(t("history.sent", lang, bot=bot)))
+            else:
+                await quietly(
+                    lambda: query.answer(t("history.start_first", lang, bot=bot), show_alert=True)
+                )
+            return
         # Answered at once; what was asked for goes into the topic as the budget allows.
         await quietly(lambda: query.answer())
         if action == "dialogs":
             rich = await dialogs_text(view, dialog, lang)
-        elif action == "history":
-            rich = await history_text(team, dialog, lang)
         else:
             return
         shown = query.message
@@ -80,29 +89,4 @@ async def dialogs_text(view: CardView, dialog: Dialog, lang: str) -> Rich:
         if not rich.fits():
             break
         await view.add_other(rich, other, view.core.clock.now())
-    return rich
-
-
-async def history_text(team: Team, dialog: Dialog, lang: str) -> Rich:
-    tz = team.settings.tz
-    messages = await client_history(dialog.client_id, HISTORY)  # type: ignore[attr-defined]
-    rich = Rich().add(t("card.history", lang, count=len(messages)), bold=True)
-    channels = {c.id: c.name for c in await Channel.all()}
-    dialog_channels = {
-        d.id: channels.get(d.channel_id, "")  # type: ignore[attr-defined]
-        for d in await Dialog.filter(client_id=dialog.client_id)  # type: ignore[attr-defined]
-    }
-    now = team.core.clock.now()
-    for message in messages:
-        if not rich.fits(300):
-            break
-        who = message.sender_name or ("→" if message.kind.value == "out" else "←")
-        body = clip(message.text, 200) or (
-            f"[{message.attachments[0]['kind']}]" if message.attachments else ""
-        )
-        where = dialog_channels.get(message.dialog_id, "")  # type: ignore[attr-defined]
-        rich.line(f"{local(message.created_at, tz, now)} · {where} · ", bold=False)
-        rich.add(who, bold=True).add(f": {body}")
-    if not messages:
-        rich.line(t("card.no_history", lang))
     return rich

@@ -17,17 +17,19 @@ from bot.team.answers import quietly
 from bot.team.assign import AssigneeNotices, assign_router
 from bot.team.card_buttons import card_router
 from bot.team.context import Team, Timings, group_router, operator_middleware
+from bot.team.history import History, history_group_router, history_private_router
 from bot.team.inline import inline_router, via_bot_router
 from bot.team.listing import add_listing
 from bot.team.membership import FormerMember, Membership, OnTeam
 from bot.team.middlewares import dialog_middleware
 from bot.team.original import original_router
 from bot.team.tags import tags_router
+from bot.team.tasks import Tasks, tasks_group_router, tasks_private_router
 from bot.team.templates import Templates, add_management, templates_router
 from core.service import Core
 
 # What only the team may ask in private (/start and /help are anyone's first words).
-TEAM_COMMANDS = ("my", "list", "templates", "template", "notes")
+TEAM_COMMANDS = ("my", "list", "templates", "template", "notes", "tasks", "task")
 
 
 class Teamwork:
@@ -38,6 +40,8 @@ class Teamwork:
         self.card = Card(self.team)
         self.board = Board(self.team)
         self.notices = AssigneeNotices(self.team)
+        self.history = History(self.team)
+        self.tasks = Tasks(self.team)
 
     @property
     def timings(self) -> Timings:
@@ -47,6 +51,7 @@ class Teamwork:
         self.card.install()
         self.board.install()
         self.notices.install()
+        self.tasks.install()
 
     def group_routers(self) -> list[Router]:
         """Include these before the team router: its catch-alls would take their messages."""
@@ -60,14 +65,21 @@ class Teamwork:
             templates_router(team, self.templates),
             card_router(team, self.card.view),
             original_router(team),
+            history_group_router(team, self.history),
+            tasks_group_router(team, self.tasks),
             listing,
         ]
 
     def private_router(self) -> Router:
-        """/my, /list, /templates, /template in a member's private chat."""
+        """/my, /list, /templates, /template, /tasks and the history's buttons in a member's
+        private chat."""
         router = Router(name="operator-private-teamwork")
         add_listing(router, self.team, private=True)
         add_management(router, self.team, self.templates)
+        router.include_routers(
+            history_private_router(self.team, self.history),
+            tasks_private_router(self.team, self.tasks),
+        )
         return router
 
     def inline_router(self) -> Router:

@@ -67,6 +67,12 @@ class WebchatSettings(BaseSettings):
     MESSAGE_LIMIT: int = Field(
         4000, description="the longest message a visitor may send, in characters"
     )
+    SOCKETS_PER_IP: int = Field(
+        20,
+        ge=1,
+        description="the most chat connections open at once from one address (more are "
+        "refused; the widget then polls)",
+    )
 
     @field_validator("ALLOWED_ORIGINS", mode="before")
     @classmethod

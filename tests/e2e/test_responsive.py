@@ -17,7 +17,16 @@ from tests.e2e.conftest import (
     open_topic,
     running_desk,
 )
-from tests.e2e.teamwork import buttons, card_of, desk_fixture, last_bot_message, new_topic, press
+from tests.e2e.teamwork import (
+    buttons,
+    card_of,
+    desk_fixture,
+    last_bot_message,
+    new_topic,
+    press,
+    private_has,
+    start_private,
+)
 
 desk = desk_fixture()
 
@@ -118,16 +127,19 @@ async def answered_first(desk: Desk, query_id: str, since: float, effect: Any) -
     return str(answer.get("text") or "")
 
 
-async def test_history_is_answered_at_once_and_shown_when_the_group_takes_messages(desk):
+async def test_history_is_answered_at_once_and_needs_nothing_of_the_group(desk):
     thread = await new_topic(desk)
     card = await desk.wait(lambda: card_of(desk, thread))
+    await start_private(desk, desk.operator)
     block_the_group(desk)
     since = await last_call(desk)
     pressed = await press(desk, desk.operator, card, "History")
-    await answered_first(desk, pressed, since, posted_into(thread))
-    # The history itself goes where it always went: into the topic, once the group takes it.
-    history = await desk.wait(lambda: last_bot_message(desk, thread, "Latest"))
-    assert "Hello" in history["text"]
+    answer = await desk.wait(lambda: answered(desk, pressed))
+    assert "private chat" in answer["text"]
+    # The history goes to the presser's private chat (#15), while the group is still blocked.
+    history = await desk.wait(lambda: private_has(desk, desk.operator, "📜 History"))
+    assert "Hello" in history[-1]["text"]
+    assert not [c for c in await calls_since(desk, since) if posted_into(thread)(c)]
 
 
 async def test_snooze_is_answered_at_once_and_its_keyboard_follows(desk):

@@ -12,6 +12,7 @@ from tests.e2e.teamwork import (
     last_bot_message,
     new_topic,
     press,
+    private_has,
     said,
     start_private,
     teamwork_desk,
@@ -60,9 +61,11 @@ async def test_the_card_follows_tags_status_and_assignee_and_its_buttons_work(de
     await desk.wait(lambda: card_says(desk, thread, "snoozed until"))
 
     card = await card_of(desk, thread)
+    # 📜 goes to the presser's private chat (#15): once they started the bot.
+    await start_private(desk, desk.operator)
     await press(desk, desk.operator, card, "History")
-    history = await desk.wait(lambda: last_bot_message(desk, thread, "Latest"))
-    assert "Hello" in history["text"]
+    history = await desk.wait(lambda: private_has(desk, desk.operator, "📜 History"))
+    assert "Hello" in history[-1]["text"]
 
     await press(desk, desk.operator, card, "Close")
     card = await desk.wait(lambda: card_says(desk, thread, "closed"))

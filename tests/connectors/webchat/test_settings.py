@@ -6,8 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from connectors.registry import CHANNELS, variables
-from connectors.webchat.channel import RateLimit, page_of
+from connectors.webchat.limits import RateLimit
 from connectors.webchat.settings import AskEmail, WebchatSettings
+from connectors.webchat.wire import page_of
 
 
 def settings(**values: str) -> WebchatSettings:

@@ -1,18 +1,13 @@
-"""pytest fixtures for the emulator: register with ``pytest_plugins = ["tests.emulator.fixtures"]``.
-
-``emulator`` starts a fresh emulator on a free 127.0.0.1 port and yields an
-:class:`EmulatorClient` whose helpers are thin wrappers over the control API.
-"""
+"""A thin async client for the emulator's control API (used by tests, benchmarks, the sandbox)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-import pytest_asyncio
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -207,17 +202,3 @@ class EmulatorClient:
             if time.monotonic() >= deadline:
                 raise TimeoutError("wait_for: condition not met in time")
             await asyncio.sleep(interval)
-
-
-@pytest_asyncio.fixture
-async def emulator() -> AsyncIterator[EmulatorClient]:
-    """A fresh emulator (limits off) on a free 127.0.0.1 port."""
-    server = Emulator("127.0.0.1", 0)
-    await server.start()
-    async with aiohttp.ClientSession() as session:
-        client = EmulatorClient(server, session)
-        try:
-            yield client
-        finally:
-            await client.aclose()
-            await server.stop()

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from aiogram import types as t
 from aiohttp import web
@@ -100,6 +101,7 @@ def setup(app: web.Application, emu: Emulator) -> None:
     r.add_post("/_emu/clock", _wrap(c.clock))
     r.add_get("/_emu/bots/{bot}/updates", _wrap(c.pending_updates))
     r.add_get("/_emu/health", _wrap(c.health))
+    r.add_get("/_emu/files/{unique_id}", _wrap(c.file_bytes))
 
 
 class Control:
@@ -715,3 +717,16 @@ class Control:
 
     async def health(self, request: web.Request) -> Any:
         return {"ok": True}
+
+    async def file_bytes(self, request: web.Request) -> Any:
+        """The bytes of any file a chat shows (a page showing photos), by file_unique_id."""
+        rec = self.st.files.get(request.match_info["unique_id"])
+        if rec is None:
+            raise ApiError(404, "Not Found: file")
+        headers = {"Cache-Control": "no-cache"}  # ids repeat after a reset
+        if rec.file_name:
+            headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(rec.file_name)}"
+        mime = rec.mime_type or ("image/jpeg" if rec.kind == "photo" else None)
+        return web.Response(
+            body=rec.data, content_type=mime or "application/octet-stream", headers=headers
+        )

@@ -17,6 +17,7 @@ from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, ValidationError
 
 from .core import ApiError, Core, bad, forbidden
+from .events import Changes
 from .limits import Limiter
 from .state import BotAccount, Chat, Msg, State, User
 
@@ -63,6 +64,18 @@ def to_chat_id(value: Any) -> Any:
     return value
 
 
+def add_emulator_routes(app: web.Application, emu: Emulator) -> None:
+    """Mount the emulator on ``app``: the Bot API (``/bot<token>/<method>``), files
+    (``/file/bot<token>/…``) and the control API (``/_emu/…``). The standalone server and the
+    sandbox (eadesk's own HTTP server) both use this."""
+    from . import control, events
+
+    app.router.add_route("*", "/bot{token}/{method}", emu.handle_api)
+    app.router.add_get("/file/bot{token}/{path:.+}", emu.handle_file)
+    control.setup(app, emu)
+    events.setup(app, emu)
+
+
 class Emulator:
     """The Telegram Bot API emulator; ``async with Emulator(port=0) as emu: emu.base_url``."""
 
@@ -76,17 +89,14 @@ class Emulator:
         self.faults: list[dict[str, Any]] = []
         self.calls: list[dict[str, Any]] = []
         self.core = Core(self)
+        self.changes = Changes()  # bumped when a chat may show something new (events.py)
         self._runner: web.AppRunner | None = None
         self.app = self.make_app()
 
     # --- lifecycle ------------------------------------------------------------
     def make_app(self) -> web.Application:
-        from . import control
-
         app = web.Application(client_max_size=100 * 1024 * 1024)
-        app.router.add_route("*", "/bot{token}/{method}", self.handle_api)
-        app.router.add_get("/file/bot{token}/{path:.+}", self.handle_file)
-        control.setup(app, self)
+        add_emulator_routes(app, self)
         return app
 
     async def start(self) -> None:
@@ -128,6 +138,7 @@ class Emulator:
         self.limiter.enabled = self.limits_on_start
         self.faults.clear()
         self.calls.clear()
+        self.changes.bump()
 
     # --- bots & chats -----------------------------------------------------------
     def register_bot(
