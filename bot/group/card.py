@@ -36,6 +36,7 @@ from core.events import (
 from core.models import Dialog, OutboxItem, OutboxStatus
 from core.models import Message as ClientMessage
 from core.outbox import Priority, RetryLater, enqueue
+from core.tasks import TaskChanged
 from tgapi.errors import ThreadGone, TopicClosed, is_not_modified
 from tgapi.parse import source_key
 
@@ -75,6 +76,8 @@ class Card:
         bus.on_change(ReachabilityChanged, self.on_dialog_changed)
         # Where the client writes from (their web page): told on the card.
         bus.on_change(ContextChanged, self.on_dialog_changed)
+        # The client's open tasks are on their cards.
+        bus.on_change(TaskChanged, self.on_client_changed)
 
     # ---- when to redraw -------------------------------------------------------------------
 
@@ -141,7 +144,7 @@ class Card:
             if await Panel.exists(key=card_key(other.id)):
                 await self.refresh(other.id)
 
-    async def on_client_changed(self, event: ClientChanged) -> None:
+    async def on_client_changed(self, event: ClientChanged | TaskChanged) -> None:
         for dialog in await Dialog.filter(client_id=event.client_id):
             await self.refresh(dialog.id)
 

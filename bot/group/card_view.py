@@ -18,7 +18,7 @@ from bot.team.lines import add_dialog_line, assignee_name, local
 from bot.team.richtext import Rich
 from core.channels import UnknownChannel
 from core.lifecycle import DialogStatus
-from core.models import Channel, ChannelKind, Contact, ContactKind, Dialog, Participant
+from core.models import Channel, ChannelKind, Contact, ContactKind, Dialog, Participant, Task
 from core.models import Message as ClientMessage
 from core.queries import (
     client_and_channel,
@@ -29,6 +29,7 @@ from core.queries import (
 )
 
 OTHER_DIALOGS = 3
+OPEN_TASKS = 3
 CONTEXT_VALUE = 200
 OPENING_RULE = "───────────"
 
@@ -98,6 +99,7 @@ class CardView:
         rich.line(t("card.assignee", lang, name=name or t("card.nobody", lang)))
         tags = await tag_names(dialog.id)
         rich.line(t("card.tags", lang, tags=" ".join(f"#{x}" for x in tags) or "—"))
+        await self.add_open_tasks(rich, client.id, now)
         total = await count_other_dialogs(client.id, dialog.id)
         if total:
             rich.line(t("card.other_dialogs", lang, count=total), bold=True)
@@ -112,6 +114,21 @@ class CardView:
         # their own posts would have.
         originals = [m.id for m in opening or [] if m.original]
         return rich, with_originals(markup, originals, lang) or markup
+
+    async def add_open_tasks(self, rich: Rich, client_id: int, now: Any) -> None:
+        """The client's open tasks, soonest due first (/tasks in the topic lists them all)."""
+        tasks = await Task.filter(client_id=client_id, done_at=None).order_by("id")
+        if not tasks:
+            return
+        lang, tz = self.lang, self.team.settings.tz
+        rich.line(t("card.open_tasks", lang, count=len(tasks)), bold=True)
+        tasks.sort(key=lambda task: (task.due_at is None, task.due_at or now, task.id))
+        for task in tasks[:OPEN_TASKS]:
+            line = f"• {clip(task.title, 60)}"
+            if task.due_at is not None:
+                # No ⏰ here: the card is not redrawn when the moment passes (/tasks marks it).
+                line += f" — {local(task.due_at, tz, now)}"
+            rich.line(line)
 
     async def others_on_thread(self, dialog: Dialog) -> list[str]:
         """Everyone on the conversation besides the client (e-mail To/Cc, a client group's

@@ -12,6 +12,7 @@ from core.models import Task
 from tests.e2e.conftest import TEAM_BOT, TEAM_TOKEN, Desk, running_desk, team_forum
 from tests.e2e.teamwork import (
     buttons,
+    card_of,
     desk_fixture,
     last_bot_message,
     new_topic,
@@ -256,3 +257,25 @@ def test_the_task_form_reads_title_user_and_due() -> None:
         with pytest.raises(TaskFormError) as error:
             parse_task(text, now, tz)
         assert error.value.reason == reason, text
+
+
+async def test_the_card_shows_the_clients_open_tasks(desk: Desk) -> None:
+    thread = await new_topic(desk)
+    await desk.in_topic(thread, "/task send the invoice tomorrow 12:00")
+    await desk.wait(lambda: newest(desk, thread, "📌 New task"))
+
+    async def card_saying(needle: str, absent: str = "") -> dict[str, Any] | None:
+        card = await card_of(desk, thread)
+        text = (card or {}).get("text") or ""
+        return card if needle in text and (not absent or absent not in text) else None
+
+    card = await desk.wait(lambda: card_saying("Open tasks: 1"), timeout=30)
+    assert "• send the invoice — " in card["text"]
+
+    await desk.in_topic(thread, "/tasks")
+    listed = await desk.wait(lambda: newest(desk, thread, "The client's tasks"))
+    await press(desk, desk.operator, listed, "Done")
+    # Done: it leaves the card (the card is edited in place, not posted again).
+    redrawn = await desk.wait(lambda: card_saying("👤", absent="Open tasks"), timeout=30)
+    assert redrawn["message_id"] == card["message_id"]
+    assert "send the invoice" not in redrawn["text"]
