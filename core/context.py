@@ -7,6 +7,7 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from core.business_hours import BusinessHours
 from core.clock import Clock, SystemClock
 from core.events import EventBus
 from core.models import WindowKind
@@ -30,8 +31,12 @@ class Signal:
         self._event.set()
 
     async def wait_at_most(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation that
+        # comes as the event is set, and the worker's loop then outlived its stop (a test's
+        # teardown waited forever).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._event.wait()
         self._event.clear()
 
 
@@ -43,6 +48,8 @@ class CoreContext:
     bus: EventBus = field(default_factory=EventBus)
     windows: dict[WindowKind, timedelta] = field(default_factory=lambda: dict(DEFAULT_WINDOWS))
     outbox_signal: Signal = field(default_factory=Signal)
+    # BUSINESS_HOURS in TIMEZONE: the reporting rows count business time by it.
+    business_hours: BusinessHours = field(default_factory=BusinessHours)
 
     def window_for(self, kind: WindowKind) -> timedelta:
         return self.windows.get(kind, DEFAULT_WINDOWS[kind])

@@ -147,7 +147,8 @@ class ImapSession:
         protocol = self.imap.protocol
         # aioimaplib knows the command but does not switch the connection: done here.
         command = aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)
-        response = await asyncio.wait_for(protocol.execute(command), TIMEOUT)
+        async with asyncio.timeout(TIMEOUT):
+            response = await protocol.execute(command)
         if response.result != "OK":
             raise MailboxError(f"{self.url.host} refused STARTTLS ({_said(response.lines)})")
         loop = asyncio.get_running_loop()
@@ -156,7 +157,8 @@ class ImapSession:
             protocol.transport, protocol, context, server_hostname=self.url.host
         )
         protocol.transport = transport
-        await asyncio.wait_for(protocol.capability(), TIMEOUT)
+        async with asyncio.timeout(TIMEOUT):
+            await protocol.capability()
         self.capabilities = set(protocol.capabilities)
 
     @property

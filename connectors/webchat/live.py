@@ -55,7 +55,8 @@ class Hub:
         waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.waiters[visitor].add(waiter)
         try:
-            return await asyncio.wait_for(waiter, seconds)
+            async with asyncio.timeout(seconds):  # wait_for may swallow a stop's cancellation
+                return await waiter
         except TimeoutError:
             return None
         finally:

@@ -38,7 +38,8 @@ class Changes:
         """The version once it differs from `seen`, or the same after `timeout` seconds."""
         if self.version == seen:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._bumped.wait(), timeout)
+                async with asyncio.timeout(timeout):  # wait_for may swallow a cancellation
+                    await self._bumped.wait()
         return self.version
 
 

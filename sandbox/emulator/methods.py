@@ -267,7 +267,8 @@ async def get_updates(emu: Emulator, bot: BotAccount, p: dict[str, Any], files: 
             return pending[:lim]
         bot.event.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(bot.event.wait(), deadline - time.monotonic())
+            async with asyncio.timeout(deadline - time.monotonic()):
+                await bot.event.wait()
 
 
 @method("setWebhook")
