@@ -11,7 +11,9 @@ subcommands:
   delivery   client messages into the team group under Telegram's limits
              (python -m bench delivery --help)
   webchat    an active website-chat visitor's round trip with 0 and 1000 idle sockets
-             (python -m bench webchat --help)"""
+             (python -m bench webchat --help)
+  stats      /stats month computed over 100,000 episodes' reporting rows
+             (python -m bench stats --help)"""
 
 
 def _delivery(argv: Sequence[str]) -> int:
@@ -26,9 +28,16 @@ def _webchat(argv: Sequence[str]) -> int:
     return main(argv)
 
 
+def _stats(argv: Sequence[str]) -> int:
+    from bench.stats import main
+
+    return main(argv)
+
+
 SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "delivery": _delivery,
     "webchat": _webchat,
+    "stats": _stats,
 }
 
 

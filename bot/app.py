@@ -89,6 +89,7 @@ class App:
             CoreContext(
                 clock=clock or SystemClock(),
                 windows=windows,
+                business_hours=settings.business_hours,
             ),
             tick,
         )

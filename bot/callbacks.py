@@ -116,3 +116,10 @@ class TaskData(CallbackData, prefix="task"):
     action: Literal["done", "reopen"]
     task_id: RowId
     view: Literal["c", "m", "o"]
+
+
+class StatsCsvData(CallbackData, prefix="stcsv"):
+    """The CSV button under /stats: the period's first and last day (YYYYMMDD)."""
+
+    first: Annotated[int, Field(ge=19700101, le=99991231)]
+    last: Annotated[int, Field(ge=19700101, le=99991231)]

@@ -18,6 +18,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from connectors import registry
+from core.business_hours import BusinessHours, BusinessHoursError, parse_business_hours
 from core.channels import ChannelSpec
 from core.durations import HINT as DURATION_HINT
 from core.durations import parse_duration
@@ -147,6 +148,11 @@ class Settings(BaseSettings):
     TIMEZONE: str = Field(
         "Europe/Moscow", description="time zone in which times are shown and parsed"
     )
+    BUSINESS_HOURS: str = Field(
+        "",
+        description="when the team works, in TIMEZONE, for business-time figures in /stats: "
+        "like mon-fri 09:00-18:00; sat 10:00-14:00 (empty: always)",
+    )
     REOPEN_WINDOW_MESSENGER: timedelta = Field(
         timedelta(hours=48),
         description="a client writing within this after a close continues the same "
@@ -262,6 +268,16 @@ class Settings(BaseSettings):
             raise ValueError("is not a time zone: use a name like Europe/Moscow or UTC") from None
         return name
 
+    @field_validator("BUSINESS_HOURS", mode="before")
+    @classmethod
+    def _business_hours(cls, value: Any) -> str:
+        text = str(value or "").strip()
+        try:
+            parse_business_hours(text)
+        except BusinessHoursError as error:
+            raise ValueError(str(error)) from None
+        return text
+
     @field_validator("REOPEN_WINDOW_MESSENGER", "REOPEN_WINDOW_EMAIL", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
@@ -357,6 +373,10 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.TIMEZONE)
+
+    @property
+    def business_hours(self) -> BusinessHours:
+        return parse_business_hours(self.BUSINESS_HOURS, self.tz)
 
     @cached_property
     def manager_ids(self) -> frozenset[int]:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from tortoise.transactions import in_transaction
 
-from core import copies
+from core import copies, reporting
 from core.content import Content
 from core.context import CoreContext
 from core.dialogs import current_episode
@@ -46,9 +46,13 @@ class ConversationService:
         reply_to_id: int | None = None,
         source_ref: str | None = None,
         origin: copies.Origin | None = None,
+        automatic: bool = False,
     ) -> Message:
         """Store an operator's reply and queue it for the client's channel (a plain `str` is
         a text without formatting).
+
+        `automatic`: sent by an automation on the operator's behalf: it is no response of the
+        team's in the reports (no first response, no reply time).
 
         `origin` is the team-side post the operator wrote it as: kept as the message's team
         copy, and the same post seen twice is stored once. `source_ref` names what asked
@@ -71,13 +75,24 @@ class ConversationService:
                 album_key=album_key,
                 external_id=source_ref,
                 reply_to_id=reply_to_id,
+                automatic=automatic,
                 created_at=now,
             )
             await self._keep_origin(message, origin)
-            if episode is not None and episode.first_response_at is None:
+            if not automatic:
+                await reporting.record_reply(
+                    self.ctx,
+                    at=now,
+                    dialog=dialog,
+                    episode=episode,
+                    message=message,
+                    waiting_since=dialog.waiting_since,
+                )
+            if not automatic and episode is not None and episode.first_response_at is None:
                 episode.first_response_at = now
                 await episode.save(update_fields=["first_response_at"])
-            dialog.waiting_since = None
+            if not automatic:  # an automatic answer leaves the client waiting for the team
+                dialog.waiting_since = None
             dialog.last_message_at = now
             await dialog.save(update_fields=["waiting_since", "last_message_at"])
             await enqueue(
@@ -220,6 +235,7 @@ class ConversationService:
                 await self._unanswer(dialog_id)
             for episode_id in {m.episode_id for m in pending if m.episode_id}:  # type: ignore[attr-defined]
                 await self._first_response(episode_id)
+            await reporting.withdrawn(self.ctx, pending)
         return list(pending)
 
     async def _unanswer(self, dialog_id: int) -> None:
@@ -227,7 +243,9 @@ class ConversationService:
         first message after the last reply left (unless a reply came after the client's)."""
         dialog = await Dialog.select_for_update().get(id=dialog_id)
         last_out = (
-            await Message.filter(dialog_id=dialog_id, kind=MessageKind.OUT).order_by("-id").first()
+            await Message.filter(dialog_id=dialog_id, kind=MessageKind.OUT, automatic=False)
+            .order_by("-id")
+            .first()
         )
         unanswered = Message.filter(dialog_id=dialog_id, kind=MessageKind.IN)
         if last_out is not None:
@@ -240,7 +258,7 @@ class ConversationService:
     async def _first_response(self, episode_id: int) -> None:
         """An episode's first response is its first reply that was not withdrawn."""
         first = (
-            await Message.filter(episode_id=episode_id, kind=MessageKind.OUT)
+            await Message.filter(episode_id=episode_id, kind=MessageKind.OUT, automatic=False)
             .order_by("created_at", "id")
             .first()
         )

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
-from core import eventlog
+from core import eventlog, reporting
 from core.context import CoreContext
 from core.events import AssigneeChanged, CoreEvent, EpisodeStarted, StatusChanged, TagsChanged
 from core.lifecycle import Action, DialogStatus, next_status
-from core.models import ActorKind, Channel, Dialog, Episode, Operator, Tag
+from core.models import ActorKind, Channel, Dialog, Episode, Operator, ReportKind, Tag
 
 
 async def current_episode(dialog: Dialog) -> Episode | None:
@@ -39,6 +39,15 @@ class DialogService:
         if episode is not None and closed_at is not None and now - closed_at <= window:
             episode.closed_at = None
             await episode.save(update_fields=["closed_at"])
+            if actor_kind is ActorKind.CLIENT:
+                await reporting.record(
+                    self.ctx,
+                    ReportKind.CONTINUED,
+                    at=now,
+                    dialog=dialog,
+                    episode=episode,
+                    value=max(0, int((now - closed_at).total_seconds())),
+                )
             return episode, None
         number = episode.number + 1 if episode else 1
         episode = await Episode.create(dialog=dialog, number=number, started_at=now)
@@ -51,6 +60,14 @@ class DialogService:
             actor_kind=actor_kind,
             reason="reopened after the window",
             number=number,
+        )
+        await reporting.record(
+            self.ctx,
+            ReportKind.REOPENED if number > 1 else ReportKind.OPENED,
+            at=now,
+            dialog=dialog,
+            episode=episode,
+            operator_id=actor.id if actor else None,
         )
         started = EpisodeStarted(
             dialog_id=dialog.id, episode_id=episode.id, reopening=number > 1, at=now
@@ -82,6 +99,26 @@ class DialogService:
             if episode is not None:
                 episode.closed_at = now
                 await episode.save(update_fields=["closed_at"])
+            if old is not DialogStatus.CLOSED:
+                await reporting.record(
+                    self.ctx,
+                    ReportKind.RESOLVED,
+                    at=now,
+                    dialog=dialog,
+                    episode=episode,
+                    operator_id=actor.id if actor else None,
+                    since=episode.started_at if episode is not None else None,
+                )
+        if new is DialogStatus.SNOOZED:
+            await reporting.record(
+                self.ctx,
+                ReportKind.SNOOZED,
+                at=now,
+                dialog=dialog,
+                episode=episode,
+                operator_id=actor.id if actor else None,
+                value=int((snoozed_until - now).total_seconds()) if snoozed_until else None,
+            )
         dialog.status = new
         dialog.snoozed_until = snoozed_until if new is DialogStatus.SNOOZED else None
         await dialog.save(update_fields=["status", "snoozed_until", "closed_at"])

@@ -14,7 +14,7 @@ from tortoise.expressions import RawSQL, Subquery
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from core import copies, eventlog
+from core import copies, eventlog, reporting
 from core.channels import Participant
 from core.content import Attachment, Content
 from core.context import CoreContext
@@ -37,6 +37,7 @@ from core.models import (
     Episode,
     Message,
     MessageKind,
+    ReportKind,
     fit_key,
     storable,
 )
@@ -424,6 +425,7 @@ class Ingest:
             actor_kind=ActorKind.CLIENT,
             reason="first message",
         )
+        await reporting.record(self.ctx, ReportKind.OPENED, at=now, dialog=dialog, episode=episode)
         return dialog, episode
 
     async def edited(self, inbound: Inbound) -> Message | None:

@@ -397,6 +397,58 @@ class Event(Model):
     at = fields.DatetimeField(db_index=True)
 
 
+class ReportKind(StrEnum):
+    # An episode began: a dialog's first (OPENED) or a re-opening after the window (REOPENED).
+    OPENED = "opened"
+    REOPENED = "reopened"
+    # A client wrote within the window after a close: the same episode goes on.
+    CONTINUED = "continued"
+    # The episode's first operator reply: value = episode start -> the reply.
+    FIRST_RESPONSE = "first_response"
+    # An operator reply to a waiting client: value = the oldest unanswered message -> reply.
+    REPLY_TIME = "reply_time"
+    # A close: value = episode start -> the close; operator = who closed (None: the system).
+    RESOLVED = "resolved"
+    # A snooze: value = how long it was set for (None: until the client writes).
+    SNOOZED = "snoozed"
+
+
+class ReportEvent(Model):
+    # The reporting rows (core.reporting): one per event as it happened, written in the
+    # transaction of the change, with its value; reports, SLA and digests read these, never
+    # counters. Tags are read at report time from the dialog.
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharEnumField(ReportKind, max_length=16)
+    at = fields.DatetimeField()
+    dialog: fields.ForeignKeyRelation[Dialog] = fields.ForeignKeyField(
+        "core.Dialog", related_name=False, on_delete=fields.CASCADE
+    )
+    episode: fields.ForeignKeyNullableRelation[Episode] = fields.ForeignKeyField(
+        "core.Episode", related_name=False, null=True, on_delete=fields.CASCADE
+    )
+    # The dialog's channel, kept here so that reports group by it without a join.
+    channel_id = fields.IntField()
+    operator: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
+        "core.Operator", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    # The operator's reply a response row measures (a withdrawn reply takes its rows away).
+    message_id = fields.IntField(null=True)
+    # Seconds, plain and within business hours (None: the event has no duration).
+    value = fields.IntField(null=True)
+    business_value = fields.IntField(null=True)
+
+    class Meta:
+        table = "reportevent"
+        indexes = (
+            # Reports read a period's rows of some kinds from this index alone (it holds
+            # every column they read: no lookup of the table's rows).
+            ("kind", "at", "channel_id", "operator_id", "value", "business_value", "dialog_id"),
+            # An episode's rows (the CSV, a withdrawn reply).
+            ("episode_id", "kind"),
+        )
+
+
 class InboxItem(Model):
     # A raw inbound event, stored before it is acknowledged and processed after.
 

@@ -23,13 +23,14 @@ from bot.team.listing import add_listing
 from bot.team.membership import FormerMember, Membership, OnTeam
 from bot.team.middlewares import dialog_middleware
 from bot.team.original import original_router
+from bot.team.stats import Stats, stats_router
 from bot.team.tags import tags_router
 from bot.team.tasks import Tasks, tasks_group_router, tasks_private_router
 from bot.team.templates import Templates, add_management, templates_router
 from core.service import Core
 
 # What only the team may ask in private (/start and /help are anyone's first words).
-TEAM_COMMANDS = ("my", "list", "templates", "template", "notes", "tasks", "task")
+TEAM_COMMANDS = ("my", "list", "templates", "template", "notes", "tasks", "task", "stats")
 
 
 class Teamwork:
@@ -42,6 +43,7 @@ class Teamwork:
         self.notices = AssigneeNotices(self.team)
         self.history = History(self.team)
         self.tasks = Tasks(self.team)
+        self.stats = Stats(self.team)
 
     @property
     def timings(self) -> Timings:
@@ -67,6 +69,7 @@ class Teamwork:
             original_router(team),
             history_group_router(team, self.history),
             tasks_group_router(team, self.tasks),
+            stats_router(team, self.stats, "stats-group"),
             listing,
         ]
 
@@ -79,6 +82,7 @@ class Teamwork:
         router.include_routers(
             history_private_router(self.team, self.history),
             tasks_private_router(self.team, self.tasks),
+            stats_router(self.team, self.stats, "stats-private"),
         )
         return router
 
