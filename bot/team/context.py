@@ -12,7 +12,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import Message, ReactionTypeEmoji, TelegramObject, User
 
 from bot.group.desk import Desk
-from bot.i18n import pick_language
+from bot.i18n import pick_language, t
 from bot.team.answers import quietly
 from bot.team.group_answers import queue_reply
 from bot.team.membership import Membership
@@ -75,6 +75,14 @@ class Team:
             await queue_reply(self.core.ctx, message, text, **kwargs)
             return None
         return await message.reply(text, **kwargs)
+
+    async def no_dialog_here(
+        self, message: Message, lang: str, elsewhere: str = "error.topic_only"
+    ) -> None:
+        """A dialog's command used where there is none: in a topic that is no dialog's, or
+        outside the topics (`elsewhere` says where it works)."""
+        key = "error.not_dialog" if message.is_topic_message else elsewhere
+        await self.answer(message, t(key, lang))
 
     async def answer(self, message: Message, text: str, **kwargs: Any) -> Message | None:
         """An answer that fits (a long one goes in parts, cut at line breaks; `kwargs`, e.g.

@@ -358,8 +358,7 @@ def history_group_router(team: Team, history: History) -> Router:
         message: Message, operator: Operator, lang: str, dialog: Dialog | None
     ) -> None:
         if dialog is None:
-            key = "error.not_dialog" if message.is_topic_message else "error.topic_only"
-            await team.answer(message, t(key, lang))
+            await team.no_dialog_here(message, lang)
             return
         if await history.asked(operator, dialog):
             # A reaction costs the group nothing; the history itself is in private.

@@ -32,8 +32,7 @@ def tags_router(team: Team) -> Router:
         dialog: Dialog | None,
     ) -> None:
         if dialog is None:
-            key = "error.not_dialog" if message.is_topic_message else "error.topic_only"
-            await team.answer(message, t(key, lang))
+            await team.no_dialog_here(message, lang)
             return
         names = [n for n in (normalize_tag(w) for w in (command.args or "").split()) if n]
         adding = command.command.lower() == "tag"

@@ -278,8 +278,7 @@ def tasks_group_router(team: Team, tasks: Tasks) -> Router:
         dialog: Dialog | None,
     ) -> None:
         if dialog is None:
-            key = "error.not_dialog" if message.is_topic_message else "error.topic_only"
-            await team.answer(message, t(key, lang))
+            await team.no_dialog_here(message, lang)
             return
         now = core.clock.now()
         try:
@@ -322,8 +321,7 @@ def tasks_group_router(team: Team, tasks: Tasks) -> Router:
     @router.message(Command("tasks"))
     async def tasks_command(message: Message, lang: str, dialog: Dialog | None) -> None:
         if dialog is None:
-            key = "error.not_dialog" if message.is_topic_message else "tasks.topic_only"
-            await team.answer(message, t(key, lang))
+            await team.no_dialog_here(message, lang, elsewhere="tasks.topic_only")
             return
         rich, keyboard = await tasks.listing("c", dialog.client_id, lang)  # type: ignore[attr-defined]
         await team.answer(

@@ -153,8 +153,7 @@ def templates_router(team: Team, templates: Templates) -> Router:
         dialog: Dialog | None,
     ) -> None:
         if dialog is None:
-            key = "error.not_dialog" if message.is_topic_message else "error.topic_only"
-            await team.answer(message, t(key, lang))
+            await team.no_dialog_here(message, lang)
             return
         query = (command.args or "").strip()
         if not query:

@@ -102,6 +102,24 @@ async def press(desk: Desk, who: dict[str, Any], message: dict[str, Any], label:
     )
 
 
+async def pressed(desk: Desk, who: dict[str, Any], message: dict[str, Any], label: str) -> Any:
+    """`who` presses the button whose text contains `label` (in the group or in their private
+    chat); what they were answered, once the bot answered."""
+    data = next(v for k, v in buttons(message).items() if label in k)
+    where = (
+        {"chat_id": desk.chat_id}
+        if message["chat_id"] == desk.chat_id
+        else {"to_bot": desk.bot_username}
+    )
+    query = await desk.emu.callback(who["id"], message["message_id"], data, **where)
+
+    async def answered() -> Any:
+        answer = await desk.emu.callback_answer(query)
+        return answer if answer.get("answered") else None
+
+    return await desk.wait(answered)
+
+
 async def last_bot_message(desk: Desk, thread: int | str, needle: str) -> dict[str, Any] | None:
     found = [
         m

@@ -16,6 +16,7 @@ from tests.e2e.teamwork import (
     card_of,
     desk_fixture,
     new_topic,
+    pressed,
     said,
     start_private,
 )
@@ -26,24 +27,6 @@ desk = desk_fixture()
 PIXEL = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
-
-
-async def press(desk: Desk, who: dict[str, Any], message: dict[str, Any], label: str) -> Any:
-    """`who` presses the button whose text contains `label` (in the group or in their private
-    chat); what they were answered."""
-    data = next(v for k, v in buttons(message).items() if label in k)
-    where = (
-        {"chat_id": desk.chat_id}
-        if message["chat_id"] == desk.chat_id
-        else {"to_bot": desk.bot_username}
-    )
-    query = await desk.emu.callback(who["id"], message["message_id"], data, **where)
-
-    async def answered() -> Any:
-        answer = await desk.emu.callback_answer(query)
-        return answer if answer.get("answered") else None
-
-    return await desk.wait(answered)
 
 
 async def private_bot(desk: Desk, who: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -151,7 +134,7 @@ async def test_history_pages_back_to_the_first_message_in_private(desk: Desk) ->
     seen = [page["text"]]
     while any("Show more" in label for label in buttons(page)):
         before = page["text"]
-        await press(desk, desk.operator, page, "Show more")
+        await pressed(desk, desk.operator, page, "Show more")
 
         async def turned(previous: str = before, shown_id: int = page["message_id"]) -> Any:
             for message in await desk.operator_private():
@@ -169,7 +152,7 @@ async def test_history_pages_back_to_the_first_message_in_private(desk: Desk) ->
     for text in ["first words", *texts, "we are on it"]:
         assert everything.count(text) == 1, text
     # And back again.
-    await press(desk, desk.operator, page, "Newer")
+    await pressed(desk, desk.operator, page, "Newer")
     await desk.wait(lambda: shown_again(desk, page, "question 05"))
 
 
@@ -185,7 +168,7 @@ async def test_a_file_in_the_history_is_sent_again_on_a_press(desk: Desk) -> Non
     page = await desk.wait(lambda: history_page(desk))
     assert "📎1 bill.pdf" in page["text"]
     before = len(await documents(desk))
-    answer = await press(desk, desk.operator, page, "📎1")
+    answer = await pressed(desk, desk.operator, page, "📎1")
     assert not answer.get("show_alert")
     sent = await desk.wait(lambda: _more(documents(desk), before))
     assert sent[-1]["file_name"] == "bill.pdf"
@@ -201,10 +184,10 @@ async def test_the_card_button_sends_the_history_to_the_pressers_private_chat(de
     thread = await new_topic(desk, "hello from the card")
     card = await desk.wait(lambda: card_of(desk, thread))
     # Never started the bot: a short alert, nothing in the group.
-    answer = await press(desk, desk.operator, card, "History")
+    answer = await pressed(desk, desk.operator, card, "History")
     assert answer["show_alert"] and "press Start" in answer["text"], answer
     await start_private(desk, desk.operator)
-    answer = await press(desk, desk.operator, card, "History")
+    answer = await pressed(desk, desk.operator, card, "History")
     assert "private chat" in answer["text"] and not answer["show_alert"], answer
     page = await desk.wait(lambda: history_page(desk))
     assert "hello from the card" in page["text"]
@@ -257,7 +240,7 @@ async def test_the_transcript_holds_every_message_once_and_only_the_askers_notes
     await desk.in_topic(thread, "/history")
     page = await desk.wait(lambda: history_page(desk))
     assert "olga's own secret" in page["text"] and "pavel" not in page["text"]
-    await press(desk, desk.operator, page, "Transcript")
+    await pressed(desk, desk.operator, page, "Transcript")
     [document] = await desk.wait(lambda: documents(desk))
     assert document["file_name"].endswith(".html")
     shown = await transcript_of(desk, document)

@@ -11,33 +11,17 @@ from typing import Any
 from core.models import Task
 from tests.e2e.conftest import TEAM_BOT, TEAM_TOKEN, Desk, running_desk, team_forum
 from tests.e2e.teamwork import (
-    buttons,
     card_of,
     desk_fixture,
     last_bot_message,
     new_topic,
+    pressed,
     private_has,
     said,
     start_private,
 )
 
 desk = desk_fixture()
-
-
-async def press(desk: Desk, who: dict[str, Any], message: dict[str, Any], label: str) -> Any:
-    data = next(v for k, v in buttons(message).items() if label in k)
-    where = (
-        {"chat_id": desk.chat_id}
-        if message["chat_id"] == desk.chat_id
-        else {"to_bot": desk.bot_username}
-    )
-    query = await desk.emu.callback(who["id"], message["message_id"], data, **where)
-
-    async def answered() -> Any:
-        answer = await desk.emu.callback_answer(query)
-        return answer if answer.get("answered") else None
-
-    return await desk.wait(answered)
 
 
 async def newest(desk: Desk, thread: int, needle: str, after: int = 0) -> dict[str, Any] | None:
@@ -68,7 +52,7 @@ async def test_a_task_is_made_listed_done_and_reopened(desk: Desk) -> None:
     assert "open: 2" in listed["text"]
     # Soonest due first, then the undated one.
     assert listed["text"].index("send the invoice") < listed["text"].index("call the client")
-    answer = await press(desk, desk.colleague, listed, "Done 2")
+    answer = await pressed(desk, desk.colleague, listed, "Done 2")
     assert "Done: call the client back" in answer["text"]
     redrawn = await desk.wait(lambda: _edited(desk, thread, listed, "done by Pavel"))
     assert "open: 1" in redrawn["text"]
@@ -76,7 +60,7 @@ async def test_a_task_is_made_listed_done_and_reopened(desk: Desk) -> None:
     assert redrawn["text"].index("send the invoice") < redrawn["text"].index("✅ call the")
     assert (await Task.get(id=pavels.id)).done_by_id is not None  # type: ignore[attr-defined]
     # Twice Done is one change.
-    again = await press(desk, desk.operator, redrawn, "Reopen 2")
+    again = await pressed(desk, desk.operator, redrawn, "Reopen 2")
     assert "Open again" in again["text"]
     redrawn = await desk.wait(lambda: _edited(desk, thread, listed, "open: 2"))
     assert (await Task.get(id=pavels.id)).done_at is None
@@ -115,7 +99,7 @@ async def test_my_tasks_in_private_link_to_their_topics(desk: Desk) -> None:
     assert "check the refund" in mine["text"] and "due 05.01 14:00" in mine["text"]
     links = [e["url"] for e in mine.get("entities") or [] if e.get("type") == "text_link"]
     assert any(link.endswith(f"/{thread}") for link in links), links
-    answer = await press(desk, desk.operator, mine, "Done")
+    answer = await pressed(desk, desk.operator, mine, "Done")
     assert "Done: check the refund" in answer["text"]
 
     async def redrawn() -> Any:
@@ -221,7 +205,7 @@ async def test_a_task_reminder_arrives_at_its_due_time_after_a_restart(
         assert any(link.endswith(f"/{thread}") for link in links), links
         # Once only, also when the sweep runs again.
         assert await desk.app.core.remind_due_tasks() == 0
-        answer = await press(desk, olga, reminder, "Done")
+        answer = await pressed(desk, olga, reminder, "Done")
         assert "Done: call Ann back" in answer["text"]
 
     async with running_desk(emulator, chat_id, *people, DATABASE_URL=url) as desk:
@@ -274,7 +258,7 @@ async def test_the_card_shows_the_clients_open_tasks(desk: Desk) -> None:
 
     await desk.in_topic(thread, "/tasks")
     listed = await desk.wait(lambda: newest(desk, thread, "The client's tasks"))
-    await press(desk, desk.operator, listed, "Done")
+    await pressed(desk, desk.operator, listed, "Done")
     # Done: it leaves the card (the card is edited in place, not posted again).
     redrawn = await desk.wait(lambda: card_saying("👤", absent="Open tasks"), timeout=30)
     assert redrawn["message_id"] == card["message_id"]
