@@ -128,6 +128,8 @@ class App:
             files=self.files,
         )
         self.teamwork = Teamwork(self.core, self.desk, self.bot, settings)
+        # amoCRM, when configured: the cards show the client's deals.
+        self.core.crm.source = registry.build_crm(settings.channels)
         for poster in self.desk.gateway.posters:
             # Each message into the group is written down first: a restart resumes the minute.
             poster.bot.session.middleware(GroupCallLog(settings.TEAM_CHAT_ID, self.core.ctx.wall))

@@ -123,3 +123,24 @@ class StatsCsvData(CallbackData, prefix="stcsv"):
 
     first: Annotated[int, Field(ge=19700101, le=99991231)]
     last: Annotated[int, Field(ge=19700101, le=99991231)]
+
+
+class MergeData(CallbackData, prefix="merge"):
+    """*Merge with …* offered by /contact add (or /merge): client `gone` into the client of
+    the dialog whose topic it is pressed in (`dialog_id`)."""
+
+    dialog_id: RowId
+    gone: RowId
+
+
+class ParticipantsData(CallbackData, prefix="ppl"):
+    """👥 Participants on a card: the dialog's other people, one button each, in the topic."""
+
+    dialog_id: RowId
+
+
+class ClientCardData(CallbackData, prefix="ccard"):
+    """A participant's button: that client's card (name, contacts, dialogs) in the presser's
+    private chat."""
+
+    client_id: RowId

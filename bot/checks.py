@@ -282,6 +282,20 @@ class _Checker:
         finally:
             await host.close()
 
+    async def integrations(self) -> None:
+        """Each configured integration (amoCRM) asked once with its token."""
+        for spec in registry.INTEGRATIONS:
+            source = (
+                spec.build(self.settings.channel(spec)) if spec in self.settings.channels else None
+            )
+            if source is None:
+                continue
+            problems = await source.check()
+            for problem in problems:
+                self.say(False, problem)
+            if not problems:
+                self.say(True, f"{spec.title} works: it accepts the token")
+
     async def run(self) -> list[Finding]:
         settings = self.settings
         steps: list[Callable[[], Awaitable[None]]] = [self.team_bot]
@@ -303,6 +317,8 @@ class _Checker:
                 f"Telegram cannot be reached at {settings.TELEGRAM_API_URL} ({error}): check "
                 "this machine's internet connection, proxy or firewall, and TELEGRAM_API_URL",
             )
+        # Not Telegram's: asked also when Telegram cannot be reached.
+        await self.integrations()
         return self.findings
 
 

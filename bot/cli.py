@@ -54,6 +54,7 @@ Instagram, VK and telephony are to come."""
 # admin needs; LOG_LEVEL=DEBUG shows it all.
 CHATTY_LOGGERS = (
     "apscheduler",
+    "matplotlib",  # its font cache, built on the first chart
     "tortoise",
     "aiogram.event",
     "aiogram.dispatcher",
@@ -75,7 +76,7 @@ def environment_help() -> str:
     """Every variable Settings reads, with its default, straight from the code."""
     lines = ["environment (read from the environment, then from .env in the current directory):"]
     fields = list(Settings.model_fields.items())
-    for spec in registry.CHANNELS:
+    for spec in registry.specs():
         fields += [(spec.prefix + name, f) for name, f in spec.settings.model_fields.items()]
     for name, field in fields:
         value = field.get_default(call_default_factory=True)

@@ -19,7 +19,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from connectors import registry
 from core.business_hours import BusinessHours, BusinessHoursError, parse_business_hours
-from core.channels import ChannelSpec
 from core.durations import HINT as DURATION_HINT
 from core.durations import parse_duration
 from core.sizes import size_setting
@@ -84,8 +83,8 @@ class Settings(BaseSettings):
         extra="ignore",  # channel settings (EMAIL_…, WHATSAPP_…) belong to their connectors
     )
 
-    # Each channel's settings (connectors/registry.py), read with these.
-    _channels: dict[ChannelSpec, Any] = PrivateAttr(default_factory=dict)
+    # Each channel's (and integration's: amoCRM) settings (connectors/registry.py).
+    _channels: dict[registry.Spec, Any] = PrivateAttr(default_factory=dict)
 
     def __init__(self, **values: Any) -> None:
         """The team's settings, and every channel's: a channel variable given here in code
@@ -94,7 +93,7 @@ class Settings(BaseSettings):
         env_file = values.get("_env_file", type(self).model_config.get("env_file"))
         given = registry.split_values(values)
         channel_errors: list[dict[str, Any]] = []
-        channels: dict[ChannelSpec, Any] = {}
+        channels: dict[registry.Spec, Any] = {}
         try:
             channels = registry.load_settings(env_file, given)
         except registry.ChannelSettingsError as error:
@@ -111,10 +110,10 @@ class Settings(BaseSettings):
         self._channels = channels
 
     @property
-    def channels(self) -> dict[ChannelSpec, Any]:
+    def channels(self) -> dict[registry.Spec, Any]:
         return self._channels
 
-    def channel(self, spec: ChannelSpec) -> Any:
+    def channel(self, spec: registry.Spec) -> Any:
         return self._channels[spec]
 
     BOT_TOKEN: str = Field(

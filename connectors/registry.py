@@ -12,10 +12,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from connectors.amocrm.settings import INTEGRATION as AMOCRM
 from connectors.email.settings import CHANNEL as EMAIL
 from connectors.telegram.settings import CHANNEL as TELEGRAM
 from connectors.webchat.settings import CHANNEL as WEBCHAT
 from core.channels import ChannelSpec, Connector
+from core.crm import CrmSource, CrmSpec
 
 CHANNELS: tuple[ChannelSpec, ...] = (
     TELEGRAM,  # clients' private chats with client bots (TELEGRAM_CLIENT_…)
@@ -23,11 +25,28 @@ CHANNELS: tuple[ChannelSpec, ...] = (
     WEBCHAT,  # the website chat widget (WEBCHAT_…)
 )
 
+# Not channels: outside systems the app reads when they are configured.
+INTEGRATIONS: tuple[CrmSpec, ...] = (
+    AMOCRM,  # the client's deals on the card (AMOCRM_…)
+)
+
+# Everything with settings of its own, each with its env prefix.
+Spec = ChannelSpec | CrmSpec
+
+
+def specs() -> tuple[Spec, ...]:
+    """The channels, then the integrations (read when asked: tests add a channel)."""
+    return (*CHANNELS, *INTEGRATIONS)
+
+
 __all__ = [
     "CHANNELS",
+    "INTEGRATIONS",
     "ChannelSettingsError",
     "build_connectors",
+    "build_crm",
     "load_settings",
+    "specs",
     "unknown_variables",
     "variables",
 ]
@@ -42,20 +61,20 @@ class ChannelSettingsError(ValueError):
         self.errors = errors
 
 
-def spec_of(variable: str, channels: Iterable[ChannelSpec] | None = None) -> ChannelSpec | None:
-    """The channel whose prefix `variable` has (the longest: TELEGRAM_BUSINESS_ before
-    TELEGRAM_)."""
-    channels = CHANNELS if channels is None else channels
+def spec_of(variable: str, channels: Iterable[Spec] | None = None) -> Spec | None:
+    """The channel (or integration) whose prefix `variable` has (the longest:
+    TELEGRAM_BUSINESS_ before TELEGRAM_)."""
+    channels = specs() if channels is None else channels
     found = [spec for spec in channels if spec.prefix and variable.startswith(spec.prefix)]
     return max(found, key=lambda spec: len(spec.prefix)) if found else None
 
 
 def split_values(
-    values: dict[str, Any], channels: Iterable[ChannelSpec] | None = None
-) -> dict[ChannelSpec, dict[str, Any]]:
+    values: dict[str, Any], channels: Iterable[Spec] | None = None
+) -> dict[Spec, dict[str, Any]]:
     """Take the values of channel variables out of `values`, per channel, by field name."""
-    channels = CHANNELS if channels is None else channels
-    taken: dict[ChannelSpec, dict[str, Any]] = {}
+    channels = specs() if channels is None else channels
+    taken: dict[Spec, dict[str, Any]] = {}
     for name in list(values):
         spec = spec_of(name, channels)
         if spec is not None and name.removeprefix(spec.prefix) in spec.settings.model_fields:
@@ -65,13 +84,14 @@ def split_values(
 
 def load_settings(
     env_file: str | None = ".env",
-    values: Mapping[ChannelSpec, dict[str, Any]] | None = None,
-    channels: Iterable[ChannelSpec] | None = None,
-) -> dict[ChannelSpec, Any]:
-    """Each channel's settings from the environment and `env_file` (`values` win: given in
-    code, by field name). ChannelSettingsError names every unusable variable."""
-    channels = CHANNELS if channels is None else channels
-    loaded: dict[ChannelSpec, Any] = {}
+    values: Mapping[Spec, dict[str, Any]] | None = None,
+    channels: Iterable[Spec] | None = None,
+) -> dict[Spec, Any]:
+    """Each channel's (and integration's) settings from the environment and `env_file`
+    (`values` win: given in code, by field name). ChannelSettingsError names every unusable
+    variable."""
+    channels = specs() if channels is None else channels
+    loaded: dict[Spec, Any] = {}
     errors: list[dict[str, Any]] = []
     for spec in channels:
         given = dict((values or {}).get(spec, {}))
@@ -90,26 +110,35 @@ def load_settings(
     return loaded
 
 
-async def build_connectors(settings: Mapping[ChannelSpec, Any], host: Any) -> list[Connector]:
+async def build_connectors(settings: Mapping[Spec, Any], host: Any) -> list[Connector]:
     """The connectors configured in `settings` (as load_settings gives them, in order)."""
     connectors: list[Connector] = []
     for spec, values in settings.items():
-        connectors.extend(await spec.build(values, host))
+        if isinstance(spec, ChannelSpec):
+            connectors.extend(await spec.build(values, host))
     return connectors
 
 
-def variables(channels: Iterable[ChannelSpec] | None = None) -> list[str]:
-    channels = CHANNELS if channels is None else channels
+def build_crm(settings: Mapping[Spec, Any]) -> CrmSource | None:
+    """The outside CRM configured in `settings` (the first, when several ever are)."""
+    for spec, values in settings.items():
+        if isinstance(spec, CrmSpec) and (source := spec.build(values)) is not None:
+            return source
+    return None
+
+
+def variables(channels: Iterable[Spec] | None = None) -> list[str]:
+    channels = specs() if channels is None else channels
     return [name for spec in channels for name in spec.variables()]
 
 
 def unknown_variables(
-    names: Iterable[str], known: Iterable[str], channels: Iterable[ChannelSpec] | None = None
+    names: Iterable[str], known: Iterable[str], channels: Iterable[Spec] | None = None
 ) -> list[tuple[str, str | None]]:
     """The names among `names` that carry a channel's prefix but are no variable of it (a
     typo, a variable of another version), each with the closest known name (or None).
     `known` are the other variables eadesk reads (the team's)."""
-    channels = list(CHANNELS if channels is None else channels)
+    channels = list(specs() if channels is None else channels)
     everything = [*known, *variables(channels)]
     unknown = []
     for name in sorted(set(names)):

@@ -160,6 +160,14 @@ def _other_dialogs() -> RawSQL:
     )
 
 
+def _client_banned() -> RawSQL:
+    """Whether the dialog's client is banned, as a column of a query of dialogs."""
+    clients, dialogs = Client._meta.db_table, Dialog._meta.db_table
+    return RawSQL(
+        f'(SELECT "banned" FROM "{clients}" WHERE "{clients}"."id" = "{dialogs}"."client_id")'
+    )
+
+
 def _dialog_for_message(
     kind: ContactKind,
     with_display: bool,
@@ -178,6 +186,7 @@ def _dialog_for_message(
         .annotate(
             current_episode_id=_current_episode(),
             other_dialogs=_other_dialogs(),
+            client_banned=_client_banned(),
             sender_id=Subquery(sender.values("id")),
             sender_client_id=Subquery(sender.values("client_id")),
         )
@@ -324,6 +333,8 @@ class Ingest:
             contact, new_client = _known_sender(dialog, inbound), False
             if contact is None:
                 contact, new_client = await self._contact_of(inbound.sender, now)
+            if await self._banned(dialog, contact, new_client):
+                return await self._store_banned(dialog, contact, inbound, now), []
             result = IngestResult(dialog, None)  # type: ignore[arg-type]
             episode_id: int | None
             if dialog is None:
@@ -402,6 +413,48 @@ class Ingest:
             # The side effects (the topic post, the card, the board) commit with the message.
             events = await self.ctx.bus.changed(events)
         return result, events
+
+    @staticmethod
+    async def _banned(dialog: Dialog | None, contact: Contact, new_client: bool) -> bool:
+        """The dialog's client is banned (`_dialog` read it); a new dialog's: asked once."""
+        if dialog is not None:
+            return bool(getattr(dialog, "client_banned", False))
+        if new_client:
+            return False
+        return await Client.exists(id=contact.client_id, banned=True)  # type: ignore[attr-defined]
+
+    async def _store_banned(
+        self, dialog: Dialog | None, contact: Contact, inbound: Inbound, now: datetime
+    ) -> IngestResult:
+        """A banned client's message: stored (never lost; /history shows it), and nothing
+        else — no reopening, no wake-up, no event, so the front end posts nothing. A first
+        message on a new chat makes the dialog closed, without a topic."""
+        created = dialog is None
+        if dialog is None:
+            dialog = await Dialog.create(
+                client_id=contact.client_id,  # type: ignore[attr-defined]
+                channel_id=inbound.channel_id,
+                chat_key=inbound.chat_key,
+                subject=(inbound.subject or inbound.chat_title or "")[:255],
+                status=DialogStatus.CLOSED,
+                created_at=now,
+                closed_at=now,
+                last_message_at=now,
+            )
+        message = await Message.create(
+            dialog=dialog,
+            kind=MessageKind.IN,
+            sender_contact=contact,
+            sender_name=inbound.sender.name,
+            **inbound.content.to_json(),
+            album_key=inbound.album_key,
+            external_id=inbound.external_id,
+            subject=inbound.subject[:255],
+            original=inbound.original.to_json() if inbound.original else None,
+            automatic=inbound.automatic,
+            created_at=now,
+        )
+        return IngestResult(dialog, message, created=created)
 
     async def _new_dialog(
         self, inbound: Inbound, contact: Contact, now: datetime

@@ -377,6 +377,17 @@ class Task(Model):
     )
 
 
+class CrmDeals(Model):
+    """A client's deals as an outside CRM (amoCRM) last told them (core/crm.py): the card
+    shows these and never waits for the CRM; a restart keeps them."""
+
+    id = fields.IntField(primary_key=True)
+    client_id = fields.IntField(unique=True)
+    # Each a core.crm.Deal as JSON, in the CRM's order (open deals first).
+    deals: list = fields.JSONField(default=list)
+    checked_at = fields.DatetimeField()
+
+
 class Event(Model):
     # The event log: every change with who, when and why. Statistics read this.
 

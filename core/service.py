@@ -9,6 +9,7 @@ from core.channels import ConnectorRegistry
 from core.clock import Clock
 from core.context import CoreContext
 from core.conversation import ConversationService
+from core.crm import Crm
 from core.delivery import ClientDelivery
 from core.dialogs import DialogService
 from core.events import EventBus
@@ -44,6 +45,8 @@ class Core:
         self.ticker.every_tick("snoozes", self.wake_due_snoozes)
         self.tasks = TaskService(self.ctx)
         self.ticker.every_tick("task reminders", self.remind_due_tasks)
+        # The client's deals in an outside CRM (its source is set by the app when configured).
+        self.crm = Crm(self.ctx, health=self.health)
 
     @property
     def bus(self) -> EventBus:
@@ -66,7 +69,9 @@ class Core:
     async def start(self) -> None:
         await self.ticker.start()
         self.outbox.start()
+        await self.crm.start()
 
     async def stop(self) -> None:
         self.ticker.stop()
+        await self.crm.stop()
         await self.outbox.stop()

@@ -34,7 +34,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def every_field() -> list:
     """Each variable with its field: the team's, then each channel's (by its prefix)."""
     fields = list(Settings.model_fields.items())
-    for spec in registry.CHANNELS:
+    for spec in registry.specs():
         fields += [(spec.prefix + name, f) for name, f in spec.settings.model_fields.items()]
     return fields
 

@@ -19,9 +19,9 @@ from bot.team.context import Team
 from bot.team.lines import add_dialog_line
 from bot.team.panels import Panel, digest_of, panel_at
 from bot.team.richtext import Rich
-from core.events import AssigneeChanged, DialogCreated, StatusChanged
+from core.events import AssigneeChanged, ClientChanged, DialogCreated, StatusChanged
 from core.lifecycle import DialogStatus
-from core.models import Dialog, Operator, OutboxItem, OutboxStatus
+from core.models import Client, Dialog, Operator, OutboxItem, OutboxStatus
 from core.outbox import Priority, enqueue
 from tgapi.errors import is_not_modified
 
@@ -43,7 +43,8 @@ class Board:
         self.core.outbox.handle(BOARD_SHOW, self.show)
         self.core.outbox.uses(BOARD_SHOW, GROUP)
         # Durable: queued in the transaction of the change.
-        for event_type in (DialogCreated, StatusChanged, AssigneeChanged):
+        # ClientChanged: a ban is counted on the board.
+        for event_type in (DialogCreated, StatusChanged, AssigneeChanged, ClientChanged):
             self.core.bus.on_change(event_type, self.on_change)
         # "Waking in the next hours" moves with time: the ticker looks, the digest decides.
         self.core.ticker.every_tick("board", self.check)
@@ -107,6 +108,10 @@ class Board:
             await self.section(rich, t("board.waking", lang, count=len(waking)), waking)
         if not open_ and not waking:
             rich.line(t("board.empty", lang))
+        banned = await Client.filter(banned=True).count()
+        if banned:
+            rich.line()
+            rich.line(t("board.banned", lang, count=banned))
         return rich
 
     async def show(self, item: OutboxItem) -> None:

@@ -23,6 +23,7 @@ from bot.team.context import Team
 from bot.team.panels import Panel, digest_of, panel_at
 from bot.team.richtext import Rich
 from core import copies
+from core.crm import DealsChanged
 from core.events import (
     AssigneeChanged,
     ClientChanged,
@@ -78,6 +79,8 @@ class Card:
         bus.on_change(ContextChanged, self.on_dialog_changed)
         # The client's open tasks are on their cards.
         bus.on_change(TaskChanged, self.on_client_changed)
+        # So are their amoCRM deals, looked up in the background.
+        bus.on_change(DealsChanged, self.on_client_changed)
 
     # ---- when to redraw -------------------------------------------------------------------
 
@@ -144,7 +147,7 @@ class Card:
             if await Panel.exists(key=card_key(other.id)):
                 await self.refresh(other.id)
 
-    async def on_client_changed(self, event: ClientChanged | TaskChanged) -> None:
+    async def on_client_changed(self, event: ClientChanged | TaskChanged | DealsChanged) -> None:
         for dialog in await Dialog.filter(client_id=event.client_id):
             await self.refresh(dialog.id)
 

@@ -9,7 +9,7 @@ from typing import Any
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.callbacks import AssignMenuData, CardData, DialogData
+from bot.callbacks import AssignMenuData, CardData, DialogData, ParticipantsData
 from bot.group.batches import opening_text
 from bot.i18n import t
 from bot.team.context import Team
@@ -17,8 +17,18 @@ from bot.team.keyboards import with_originals
 from bot.team.lines import add_dialog_line, assignee_name, local
 from bot.team.richtext import Rich
 from core.channels import UnknownChannel
+from core.history import root_client
 from core.lifecycle import DialogStatus
-from core.models import Channel, ChannelKind, Contact, ContactKind, Dialog, Participant, Task
+from core.models import (
+    Channel,
+    ChannelKind,
+    Client,
+    Contact,
+    ContactKind,
+    Dialog,
+    Participant,
+    Task,
+)
 from core.models import Message as ClientMessage
 from core.queries import (
     client_and_channel,
@@ -29,6 +39,8 @@ from core.queries import (
 )
 
 OTHER_DIALOGS = 3
+# A participant's card in private lists this many of their dialogs.
+PRIVATE_DIALOGS = 10
 OPEN_TASKS = 3
 CONTEXT_VALUE = 200
 OPENING_RULE = "───────────"
@@ -75,16 +87,7 @@ class CardView:
         rich = Rich().add(f"👤 {client.name}", bold=True)
         if client.description:
             rich.line(clip(client.description, 300))
-        rich.line(t("card.contacts", lang), bold=True)
-        channels = await Channel.filter(dialogs__client_id=client.id).distinct()
-        for contact in await Contact.filter(client_id=client.id).order_by("id"):
-            where = sorted({c.name for c in channels if CONTACT_OF_CHANNEL[c.kind] == contact.kind})
-            shown = contact.display or contact.value
-            if contact.display and contact.display != contact.value:
-                shown = f"{contact.display} ({contact.value})"
-            rich.line(
-                f"• {contact.kind.value}: {shown}" + (f" — {', '.join(where)}" if where else "")
-            )
+        await self.add_contacts(rich, client.id)
         rich.line(t("card.channel", lang, channel=channel.name))
         others = await self.others_on_thread(dialog)
         if others:
@@ -93,6 +96,8 @@ class CardView:
             label = t(f"card.context.{key}", lang)
             rich.line(f"{label}: {clip(value, CONTEXT_VALUE)}")
         rich.line(t("card.status", lang, status=self.status_text(dialog)))
+        if client.banned:
+            rich.line(t("card.banned", lang))
         if dialog.unreachable:
             rich.line(t("card.unreachable", lang))
         name = await assignee_name(dialog)
@@ -100,6 +105,7 @@ class CardView:
         tags = await tag_names(dialog.id)
         rich.line(t("card.tags", lang, tags=" ".join(f"#{x}" for x in tags) or "—"))
         await self.add_open_tasks(rich, client.id, now)
+        await self.add_deals(rich, client.id)
         total = await count_other_dialogs(client.id, dialog.id)
         if total:
             rich.line(t("card.other_dialogs", lang, count=total), bold=True)
@@ -109,11 +115,49 @@ class CardView:
             # The client's first words, so that a new dialog costs one post, not two.
             rich.line(OPENING_RULE)
             rich.block(*opening_text(dialog, opening, self.feed.tz))
-        markup = self.buttons(dialog, total > OTHER_DIALOGS)
+        markup = self.buttons(dialog, total > OTHER_DIALOGS, participants=bool(others))
         # The first words it shows whose original is kept (a whole mail): 📧 each, as
         # their own posts would have.
         originals = [m.id for m in opening or [] if m.original]
         return rich, with_originals(markup, originals, lang) or markup
+
+    async def add_contacts(self, rich: Rich, client_id: int, lang: str | None = None) -> None:
+        """Every contact of the client, each with the channels the client wrote on through it."""
+        rich.line(t("card.contacts", lang or self.lang), bold=True)
+        channels = await Channel.filter(dialogs__client_id=client_id).distinct()
+        for contact in await Contact.filter(client_id=client_id).order_by("id"):
+            where = sorted({c.name for c in channels if CONTACT_OF_CHANNEL[c.kind] == contact.kind})
+            shown = contact.display or contact.value
+            if contact.display and contact.display != contact.value:
+                shown = f"{contact.display} ({contact.value})"
+            rich.line(
+                f"• {contact.kind.value}: {shown}" + (f" — {', '.join(where)}" if where else "")
+            )
+
+    async def client_card(self, client_id: int, lang: str) -> Rich:
+        """A client's own card, for a private chat (a participant's button): the name, the
+        description, the contacts and their dialogs as links to the topics."""
+        client = await Client.get(id=await root_client(client_id))
+        rich = Rich().add(f"👤 {client.name}", bold=True)
+        if client.description:
+            rich.line(clip(client.description, 300))
+        await self.add_contacts(rich, client.id, lang)
+        dialogs = await Dialog.filter(client_id=client.id).order_by("-last_message_at", "-id")
+        rich.line(t("clients.dialogs", lang, count=len(dialogs)), bold=True)
+        now = self.core.clock.now()
+        for other in dialogs[:PRIVATE_DIALOGS]:
+            await self.add_other(rich, other, now, lang)
+        return rich
+
+    async def participant_clients(self, dialog: Dialog) -> list[tuple[int, str]]:
+        """The other people on the dialog's thread as clients (id, name), once each."""
+        people = await Participant.filter(dialog_id=dialog.id).select_related("contact__client")
+        found: dict[int, str] = {}
+        for person in sorted(people, key=lambda p: p.id):
+            client = person.contact.client
+            if client.id != dialog.client_id:  # type: ignore[attr-defined]
+                found.setdefault(client.id, client.name or person.contact.value)
+        return list(found.items())
 
     async def add_open_tasks(self, rich: Rich, client_id: int, now: Any) -> None:
         """The client's open tasks, soonest due first (/tasks in the topic lists them all)."""
@@ -150,8 +194,8 @@ class CardView:
             shown.append(f"{who} ({person.role})" if person.role in ("to", "cc") else who)
         return shown
 
-    async def add_other(self, rich: Rich, other: Dialog, now: Any) -> None:
-        lang, tz = self.lang, self.team.settings.tz
+    async def add_other(self, rich: Rich, other: Dialog, now: Any, lang: str | None = None) -> None:
+        lang, tz = lang or self.lang, self.team.settings.tz
         await add_dialog_line(rich, other, chat_id=self.team.chat_id, now=now, tz=tz, lang=lang)
         last = await last_message(other.id)
         if last is not None:
@@ -170,7 +214,9 @@ class CardView:
             return t("card.snoozed_until", lang, when=when)
         return t(f"card.status_{dialog.status.value}", lang)
 
-    def buttons(self, dialog: Dialog, more: bool) -> InlineKeyboardMarkup:
+    def buttons(
+        self, dialog: Dialog, more: bool, participants: bool = False
+    ) -> InlineKeyboardMarkup:
         lang, d = self.lang, dialog.id
 
         def button(key: str, data: CallbackData) -> InlineKeyboardButton:
@@ -189,4 +235,20 @@ class CardView:
         ]
         if more:
             second.append(button("card.button.dialogs", CardData(action="dialogs", dialog_id=d)))
+        if participants:
+            second.append(button("clients.button.participants", ParticipantsData(dialog_id=d)))
         return InlineKeyboardMarkup(inline_keyboard=[first, second])
+
+    async def add_deals(self, rich: Rich, client_id: int) -> None:
+        """The client's amoCRM deals as last known (the card never waits for amoCRM): three
+        at most, open ones first, each a link to the deal."""
+        deals = await self.core.crm.deals_for(client_id)
+        if not deals:
+            return
+        rich.line(t("crm.card.deals", self.lang, count=len(deals)), bold=True)
+        for deal in deals[:3]:
+            rich.line("• ").add(clip(deal.name, 60), url=deal.url or None)
+            amount = f"{deal.amount:,}".replace(",", " ") if deal.amount else ""
+            if amount and deal.currency:
+                amount += f" {deal.currency}"
+            rich.add("".join(f" — {part}" for part in (deal.status, amount) if part))

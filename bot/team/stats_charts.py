@@ -7,17 +7,17 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from typing import TYPE_CHECKING
 
 from bot.i18n import t
 from core.reporting import Report
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# matplotlib is imported when a chart is drawn, not when eadesk starts: it costs start-up
+# time, and its first import builds a font cache and says so in the log. Figure and the Agg
+# canvas are used directly, so no backend (no display) is ever chosen.
 
 SIZE = (9.0, 6.75)  # inches: 1080 x 810 pixels at DPI
 DPI = 120
@@ -39,6 +39,8 @@ def cut(name: str, length: int = NAME_LENGTH) -> str:
 
 
 def _png(figure: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
@@ -46,10 +48,14 @@ def _png(figure: Figure) -> bytes:
 
 
 def _figure() -> Figure:
+    from matplotlib.figure import Figure
+
     return Figure(figsize=SIZE, dpi=DPI, layout="constrained")
 
 
 def episodes_per_day(report: Report, lang: str) -> bytes | None:
+    from matplotlib.ticker import MaxNLocator
+
     if not any(n for _, n in report.per_day) and not any(n for _, n in report.per_day_before):
         return None  # nothing to draw (an operator's own numbers have no episode starts)
     figure = _figure()

@@ -15,7 +15,9 @@ from bot.group.desk import Desk
 from bot.i18n import pick_language, t
 from bot.team.answers import quietly
 from bot.team.assign import AssigneeNotices, assign_router
+from bot.team.ban import ban_router
 from bot.team.card_buttons import card_router
+from bot.team.clients import clients_router
 from bot.team.context import Team, Timings, group_router, operator_middleware
 from bot.team.history import History, history_group_router, history_private_router
 from bot.team.inline import inline_router, via_bot_router
@@ -23,6 +25,7 @@ from bot.team.listing import add_listing
 from bot.team.membership import FormerMember, Membership, OnTeam
 from bot.team.middlewares import dialog_middleware
 from bot.team.original import original_router
+from bot.team.outbound import outbound_router
 from bot.team.stats import Stats, stats_router
 from bot.team.tags import tags_router
 from bot.team.tasks import Tasks, tasks_group_router, tasks_private_router
@@ -64,11 +67,14 @@ class Teamwork:
             via_bot_router(team),
             assign_router(team),
             tags_router(team),
+            ban_router(team),
+            outbound_router(team),
             templates_router(team, self.templates),
             card_router(team, self.card.view),
             original_router(team),
             history_group_router(team, self.history),
             tasks_group_router(team, self.tasks),
+            clients_router(team, self.card.view),
             stats_router(team, self.stats, "stats-group"),
             listing,
         ]

@@ -47,6 +47,7 @@ from core.channels import (
 from core.content import Attachment, AttachmentKind
 from core.ingest import Inbound, Sender
 from core.models import ChannelKind, ContactKind, Dialog, MessageCopy
+from core.outbound import NEW_THREAD
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,10 @@ class EmailConnector:
         subject = reply_subject(
             (latest.data.get("subject") if latest else None) or out.subject or ""
         )
+        # A dialog the team began (/new): a thread of its own, its subject as written.
+        new_thread = not thread and out.chat_key.startswith(NEW_THREAD)
+        if new_thread:
+            subject = out.subject
         in_reply_to = out.reply_to[0] if out.reply_to else (latest.external_id if latest else "")
         references = self._references(thread, latest, in_reply_to)
         files: list[tuple[Attachment, bytes]] = []
@@ -184,6 +189,9 @@ class EmailConnector:
             attachments=files,
             domain=self.domain,
         )
+        if new_thread:
+            del message["Subject"]
+            message["Subject"] = subject
         # A retry after a crash mid-send sends the same Message-ID: the client's mail
         # program shows one mail, not two.
         kept = out.state.get("message_id")

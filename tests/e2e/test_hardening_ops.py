@@ -200,9 +200,11 @@ async def test_a_restart_right_after_a_burst_keeps_to_the_group_budget(emulator,
             await desk.client_says(f"hello {i}", who=client)
 
         async def waiting_for_the_minute() -> bool:
-            # Not the budget's three a second: the minute's twenty, half a minute and more;
-            # and client messages wait for it, not yet in the group.
-            if desk.app.desk.gateway.budget.wait_time() <= 20:
+            # Not the budget's three a second (a wait under a second): the minute's twenty,
+            # for what is left of the minute the burst began — seconds more or less, as slow
+            # as this machine was since, so no more is asked than "well past a second"; and
+            # client messages wait for it, not yet in the group.
+            if desk.app.desk.gateway.budget.wait_time() <= 5:
                 return False
             pending = await OutboxItem.filter(status="pending").values_list("kind", flat=True)
             return "topic.post" in pending or "topic.card" in pending

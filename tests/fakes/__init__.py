@@ -1,0 +1,1 @@
+"""Local stand-ins for outside services, built from their documented requests and answers."""
