@@ -135,6 +135,11 @@ def test_the_chat_of_each_kind_of_update() -> None:
     assert chat_of({"update_id": 1, "callback_query": {**press, "message": in_group}}) == -100
     assert chat_of({"update_id": 1, "callback_query": {**press, "inline_message_id": "i"}}) == 5
     assert chat_of({"update_id": 1, "inline_query": {"id": "i", "from": user, "query": ""}}) == 5
-    member = {"chat": group, "from": user, "date": 1}
-    assert chat_of({"update_id": 1, "chat_member": member}) == -100
+    # A membership change goes in the member's own line, before what they write next.
+    admin = {"id": 9, "is_bot": False, "first_name": "Boss"}
+    kicked = {"status": "kicked", "user": user, "until_date": 0}
+    member = {"chat": group, "from": admin, "date": 1, "new_chat_member": kicked}
+    assert chat_of({"update_id": 1, "chat_member": member}) == 5
+    bot_itself = {"chat": group, "from": admin, "date": 1}
+    assert chat_of({"update_id": 1, "my_chat_member": bot_itself}) == -100
     assert chat_of({"update_id": 1}) is None

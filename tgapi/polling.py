@@ -63,8 +63,13 @@ class LinkHealth(Protocol):
 def chat_of(payload: dict[str, Any]) -> ChatKey:
     """The chat whose updates go in order: a message's (or an edited one's) chat, a button's
     message's chat (or, on an inline message, its presser), an inline query's sender, a member
-    change's chat. A private chat's id is its user's: a person's inline queries and their
-    private chat with the bot go in one line. None: an update of no chat (in one line, too)."""
+    change's member. A private chat's id is its user's: a person's inline queries and their
+    private chat with the bot go in one line, and so does a change of their membership, so that
+    a message they write after being removed is judged after the removal. None: an update of no
+    chat (in one line, too)."""
+    member = (payload.get("chat_member") or {}).get("new_chat_member", {}).get("user", {})
+    if "id" in member:
+        return int(member["id"])
     for name, body in payload.items():
         if name == "update_id" or not isinstance(body, dict):
             continue

@@ -63,7 +63,7 @@ class Desk:
         """Let polling pick everything up and the outbox send it all."""
         await self.app.core.outbox.drain()
 
-    async def wait(self, predicate: Any, timeout: float = 8.0) -> Any:  # noqa: ASYNC109
+    async def wait(self, predicate: Any, timeout: float = 20.0) -> Any:  # noqa: ASYNC109
         async def check() -> Any:
             await self.app.core.outbox.drain()
             result = predicate()
