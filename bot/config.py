@@ -152,6 +152,31 @@ class Settings(BaseSettings):
         description="when the team works, in TIMEZONE, for business-time figures in /stats: "
         "like mon-fri 09:00-18:00; sat 10:00-14:00 (empty: always)",
     )
+    AUTOMATIONS_FILE: str = Field(
+        "",
+        description="a YAML file of automation rules (README: Automations); re-read when it "
+        "changes, no restart needed (empty: no rules)",
+    )
+    SLA_FIRST_RESPONSE: timedelta | None = Field(
+        None,
+        description="the target for an episode's first response, like 15m or 1h, in business "
+        "hours (empty: none)",
+    )
+    SLA_NEXT_RESPONSE: timedelta | None = Field(
+        None,
+        description="the target for every next response to a waiting client, like 1h (empty: "
+        "none)",
+    )
+    CSAT_ENABLED: str = Field(
+        "",
+        description="ask clients to rate the help 1-5 after a close: true (every channel), or "
+        "the channel kinds, comma separated, like telegram,webchat (empty: never)",
+    )
+    DIGEST_TIME: str = Field(
+        "09:00",
+        description="when managers get yesterday's numbers in private, in TIMEZONE (Mondays "
+        "also the last week's); off: no digests",
+    )
     REOPEN_WINDOW_MESSENGER: timedelta = Field(
         timedelta(hours=48),
         description="a client writing within this after a close continues the same "
@@ -276,6 +301,13 @@ class Settings(BaseSettings):
         except BusinessHoursError as error:
             raise ValueError(str(error)) from None
         return text
+
+    @field_validator("SLA_FIRST_RESPONSE", "SLA_NEXT_RESPONSE", mode="before")
+    @classmethod
+    def _optional_duration(cls, value: Any) -> timedelta | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return cls._duration(value)
 
     @field_validator("REOPEN_WINDOW_MESSENGER", "REOPEN_WINDOW_EMAIL", mode="before")
     @classmethod

@@ -311,7 +311,7 @@ def test_env_example_documents_every_variable_with_its_default() -> None:
             assert assigned[name] == format_duration(default), name
         elif name in SIZE_SETTINGS:
             assert parse_size(assigned[name]) == default, name
-        elif default in ([], ""):
+        elif default in ([], "", None):
             assert assigned[name] == "", name
         else:
             assert assigned[name] == str(default), name
