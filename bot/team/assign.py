@@ -90,10 +90,6 @@ def assign_router(team: Team) -> Router:
     router = group_router("team-assign", team)
     core = team.core
 
-    async def no_dialog(message: Message, lang: str) -> None:
-        key = "error.not_dialog" if message.is_topic_message else "error.topic_only"
-        await team.say(message, t(key, lang))
-
     async def assign(
         message: Message, dialog: Dialog, who: Operator | None, actor: Operator, lang: str
     ) -> None:
@@ -110,17 +106,14 @@ def assign_router(team: Team) -> Router:
         key = "assign.already" if not changed else assigned_key(who, actor)
         await team.say(message, t(key, lang, name=who.name, actor=actor.name))
 
-    @router.message(Command("assign"))
+    @router.message(Command("assign"), flags={"dialog": True})
     async def assign_command(
         message: Message,
         command: CommandObject,
         operator: Operator,
         lang: str,
-        dialog: Dialog | None,
+        dialog: Dialog,
     ) -> None:
-        if dialog is None:
-            await no_dialog(message, lang)
-            return
         mention = (command.args or "").strip()
         if mention:
             who = await find_operator(mention.split()[0], departed_too=True)
@@ -148,33 +141,22 @@ def assign_router(team: Team) -> Router:
             reply_markup=operators_keyboard(dialog.id, await team_operators(), lang),
         )
 
-    @router.message(Command("take"))
-    async def take(message: Message, operator: Operator, lang: str, dialog: Dialog | None) -> None:
-        if dialog is None:
-            await no_dialog(message, lang)
-            return
+    @router.message(Command("take"), flags={"dialog": True})
+    async def take(message: Message, operator: Operator, lang: str, dialog: Dialog) -> None:
         await assign(message, dialog, operator, operator, lang)
 
-    @router.message(Command("unassign"))
-    async def unassign(
-        message: Message, operator: Operator, lang: str, dialog: Dialog | None
-    ) -> None:
-        if dialog is None:
-            await no_dialog(message, lang)
-            return
+    @router.message(Command("unassign"), flags={"dialog": True})
+    async def unassign(message: Message, operator: Operator, lang: str, dialog: Dialog) -> None:
         await assign(message, dialog, None, operator, lang)
 
-    @router.callback_query(AssignData.filter())
+    @router.callback_query(AssignData.filter(), flags={"dialog": True})
     async def assign_button(
         query: CallbackQuery,
         callback_data: AssignData,
-        dialog: Dialog | None,
+        dialog: Dialog,
         operator: Operator,
         lang: str,
     ) -> None:
-        if dialog is None:
-            await query.answer(t("error.not_dialog", lang), show_alert=True)
-            return
         who = None
         if callback_data.operator_id:
             who = await Operator.get_or_none(id=callback_data.operator_id)

@@ -16,17 +16,14 @@ def ban_router(team: Team) -> Router:
     router = group_router("team-ban", team)
     bans = BanService(team.core.ctx, team.core.dialogs)
 
-    @router.message(Command("ban", "unban"))
+    @router.message(Command("ban", "unban"), flags={"dialog": True})
     async def ban(
         message: Message,
         command: CommandObject,
         operator: Operator,
         lang: str,
-        dialog: Dialog | None,
+        dialog: Dialog,
     ) -> None:
-        if dialog is None:
-            await team.no_dialog_here(message, lang)
-            return
         if (command.args or "").strip():
             await team.answer(message, t("ban.usage", lang))
             return

@@ -194,17 +194,14 @@ def clients_router(team: Team, view: CardView) -> Router:
     clients.install()
     service = clients.service
 
-    @router.message(Command("client"))
+    @router.message(Command("client"), flags={"dialog": True})
     async def client_command(
         message: Message,
         command: CommandObject,
         operator: Operator,
         lang: str,
-        dialog: Dialog | None,
+        dialog: Dialog,
     ) -> None:
-        if dialog is None:
-            await team.no_dialog_here(message, lang)
-            return
         client_id = dialog.client_id  # type: ignore[attr-defined]
         what, _, rest = (command.args or "").strip().partition(" ")
         what, rest = what.lower(), rest.strip()
@@ -228,17 +225,14 @@ def clients_router(team: Team, view: CardView) -> Router:
             return
         await team.answer(message, usage_of("client", lang))
 
-    @router.message(Command("contact"))
+    @router.message(Command("contact"), flags={"dialog": True})
     async def contact_command(
         message: Message,
         command: CommandObject,
         operator: Operator,
         lang: str,
-        dialog: Dialog | None,
+        dialog: Dialog,
     ) -> None:
-        if dialog is None:
-            await team.no_dialog_here(message, lang)
-            return
         words = (command.args or "").split(maxsplit=2)
         if len(words) < 3 or words[0].lower() not in ("add", "del", "delete", "remove"):
             await team.answer(message, usage_of("contact", lang))
@@ -271,17 +265,14 @@ def clients_router(team: Team, view: CardView) -> Router:
         else:
             await team.answer(message, text)
 
-    @router.message(Command("merge"))
+    @router.message(Command("merge"), flags={"dialog": True})
     async def merge_command(
         message: Message,
         command: CommandObject,
         operator: Operator,
         lang: str,
-        dialog: Dialog | None,
+        dialog: Dialog,
     ) -> None:
-        if dialog is None:
-            await team.no_dialog_here(message, lang)
-            return
         key = update_key(message, "merge")
         if await done(key):
             return

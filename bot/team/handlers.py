@@ -164,7 +164,7 @@ def team_router(team: Team) -> Router:
 
     async def change_status(
         message: Message,
-        dialog: Dialog | None,
+        dialog: Dialog,
         operator: Operator,
         lang: str,
         step: str,
@@ -174,9 +174,6 @@ def team_router(team: Team) -> Router:
     ) -> None:
         """A status command: the change is run once per update (`step`), then confirmed;
         a dialog already in that status gets `already`."""
-        if dialog is None:
-            await team.answer(message, t("error.not_dialog", lang))
-            return
         key = update_key(message, step)
         if await once(key):
             try:
@@ -187,32 +184,27 @@ def team_router(team: Team) -> Router:
             await mark(key, core.clock.now())
         await confirm(message, t(confirmed, lang, name=operator.name))
 
-    @router.message(Command("close"))
-    async def close(message: Message, dialog: Dialog | None, operator: Operator, lang: str) -> None:
+    @router.message(Command("close"), flags={"dialog": True})
+    async def close(message: Message, dialog: Dialog, operator: Operator, lang: str) -> None:
         closing = core.dialogs.close
         await change_status(
             message, dialog, operator, lang, "close", closing, "error.already_closed", "done.closed"
         )
 
-    @router.message(Command("reopen"))
-    async def reopen(
-        message: Message, dialog: Dialog | None, operator: Operator, lang: str
-    ) -> None:
+    @router.message(Command("reopen"), flags={"dialog": True})
+    async def reopen(message: Message, dialog: Dialog, operator: Operator, lang: str) -> None:
         reopening = core.dialogs.reopen
         already, reopened = "error.already_open", "done.reopened"
         await change_status(message, dialog, operator, lang, "reopen", reopening, already, reopened)
 
-    @router.message(Command("snooze"))
+    @router.message(Command("snooze"), flags={"dialog": True})
     async def snooze(
         message: Message,
         command: CommandObject,
         operator: Operator,
         lang: str,
-        dialog: Dialog | None,
+        dialog: Dialog,
     ) -> None:
-        if dialog is None:
-            await team.answer(message, t("error.not_dialog", lang))
-            return
         if not (command.args or "").strip():
             if dialog.status is DialogStatus.CLOSED:
                 await team.answer(message, t("error.snooze_closed", lang))

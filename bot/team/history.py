@@ -353,13 +353,10 @@ class History:
 def history_group_router(team: Team, history: History) -> Router:
     router = group_router("team-history", team)
 
-    @router.message(Command("history"))
+    @router.message(Command("history"), flags={"dialog": True})
     async def history_command(
-        message: Message, operator: Operator, lang: str, dialog: Dialog | None
+        message: Message, operator: Operator, lang: str, dialog: Dialog
     ) -> None:
-        if dialog is None:
-            await team.no_dialog_here(message, lang)
-            return
         if await history.asked(operator, dialog):
             # A reaction costs the group nothing; the history itself is in private.
             await quietly(

@@ -23,17 +23,14 @@ def tags_router(team: Team) -> Router:
     router = group_router("team-tags", team)
     dialogs = team.core.dialogs
 
-    @router.message(Command("tag", "untag"))
+    @router.message(Command("tag", "untag"), flags={"dialog": True})
     async def tag(
         message: Message,
         command: CommandObject,
         operator: Operator,
         lang: str,
-        dialog: Dialog | None,
+        dialog: Dialog,
     ) -> None:
-        if dialog is None:
-            await team.no_dialog_here(message, lang)
-            return
         names = [n for n in (normalize_tag(w) for w in (command.args or "").split()) if n]
         adding = command.command.lower() == "tag"
         if not names:

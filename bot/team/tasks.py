@@ -269,17 +269,14 @@ def tasks_group_router(team: Team, tasks: Tasks) -> Router:
     router = group_router("team-tasks", team)
     core = team.core
 
-    @router.message(Command("task"))
+    @router.message(Command("task"), flags={"dialog": True})
     async def task_command(
         message: Message,
         command: CommandObject,
         operator: Operator,
         lang: str,
-        dialog: Dialog | None,
+        dialog: Dialog,
     ) -> None:
-        if dialog is None:
-            await team.no_dialog_here(message, lang)
-            return
         now = core.clock.now()
         try:
             request = parse_task(command.args or "", now, tasks.tz)
@@ -318,11 +315,8 @@ def tasks_group_router(team: Team, tasks: Tasks) -> Router:
             reply_markup=buttons([task], "o", lang),
         )
 
-    @router.message(Command("tasks"))
-    async def tasks_command(message: Message, lang: str, dialog: Dialog | None) -> None:
-        if dialog is None:
-            await team.no_dialog_here(message, lang, elsewhere="tasks.topic_only")
-            return
+    @router.message(Command("tasks"), flags={"dialog": "tasks.topic_only"})
+    async def tasks_command(message: Message, lang: str, dialog: Dialog) -> None:
         rich, keyboard = await tasks.listing("c", dialog.client_id, lang)  # type: ignore[attr-defined]
         await team.answer(
             message, rich.text, entities=rich.message_entities(), reply_markup=keyboard

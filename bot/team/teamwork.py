@@ -144,7 +144,7 @@ class Teamwork:
         members = Router(name=f"{gate.name}-members")
         # Inner: around the handlers of every router below, once one matched.
         middleware = operator_middleware(self.team.core.clock, group_lang)
-        dialogs = dialog_middleware(self.team.chat_id)
+        dialogs = dialog_middleware(self.team.chat_id, self.team.no_dialog_here)
         for observer in (members.message, members.edited_message, members.callback_query):
             observer.middleware(middleware)
             if in_group:

@@ -144,17 +144,14 @@ def choices_keyboard(dialog_id: int, templates: list[Template]) -> InlineKeyboar
 def templates_router(team: Team, templates: Templates) -> Router:
     router = group_router("team-templates", team)
 
-    @router.message(Command("t"))
+    @router.message(Command("t"), flags={"dialog": True})
     async def quick_reply(
         message: Message,
         command: CommandObject,
         operator: Operator,
         lang: str,
-        dialog: Dialog | None,
+        dialog: Dialog,
     ) -> None:
-        if dialog is None:
-            await team.no_dialog_here(message, lang)
-            return
         query = (command.args or "").strip()
         if not query:
             await team.answer(message, t("template.t_usage", lang))
