@@ -34,6 +34,7 @@ from sandbox.banner import DATA_DIR, SEEDS, browser_host, url_of
 from sandbox.emulator import Emulator, add_emulator_routes
 from sandbox.emulator.client import EmulatorClient
 from sandbox.settings import sandbox_settings
+from sandbox.web.routes import add_web_routes
 from sandbox.world import World, seed_world
 
 log = logging.getLogger("sandbox")
@@ -83,13 +84,6 @@ class EadeskRoutes(AbstractResource):
 
 SANDBOX: web.AppKey[Sandbox] = web.AppKey("sandbox")  # the sandbox, for the page's handlers
 
-FALLBACK_PAGE = """<!doctype html><meta charset="utf-8"><title>eadesk sandbox</title>
-<h1>eadesk sandbox</h1><p>eadesk is running against a built-in Telegram emulator.</p>
-<ul><li><a href="/_emu/sandbox">/_emu/sandbox</a>: the team group, the bot, the operators</li>
-<li><a href="/healthz">/healthz</a>: eadesk's health</li>
-<li><a href="/webchat/demo">/webchat/demo</a>: the website chat's demo page</li></ul>
-"""
-
 
 class Sandbox:
     """The emulator, eadesk and the page on one port; `reset` starts everything over."""
@@ -120,17 +114,9 @@ class Sandbox:
         front.router.add_post("/_emu/sandbox/reset", self.reset_handler)
         add_emulator_routes(front, self.emulator)
         front.router.register_resource(EadeskRoutes(lambda: self.routes))
-        try:
-            from sandbox.web.routes import add_web_routes
-        except ImportError:  # the page is not there (yet): a plain one says what runs
-            front.router.add_get("/", self.fallback_page)
-        else:
-            add_web_routes(front, self.emulator)
+        add_web_routes(front, self.emulator)
         front[SANDBOX] = self
         return front
-
-    async def fallback_page(self, request: web.Request) -> web.Response:
-        return web.Response(text=FALLBACK_PAGE, content_type="text/html")
 
     def mount(self, eadesk_web: web.Application) -> None:
         """eadesk's routes (App.mount_http, called at the end of App.start): served from now
