@@ -29,13 +29,15 @@ from bot.group.gateway import Poster
 from bot.private.chat import own_space_router, private_router
 from bot.ratelimit import GroupCallLog, recent_group_calls
 from bot.storage import EXTRA_APPS
+from bot.team.csat import csat_service
+from bot.team.csat import page_handler as csat_page
 from bot.team.handlers import team_router
 from bot.team.status import StatusBoard, status_router, stuck_work
 from bot.team.steps import prune as prune_steps
 from bot.team.teamwork import Teamwork
 from connectors import registry
 from core.blobs import DiskBlobStore
-from core.channels import Connector, ensure_channel
+from core.channels import Connector, Surveys, ensure_channel
 from core.clock import Clock, SystemClock
 from core.context import CoreContext
 from core.db import close_database, open_database
@@ -93,6 +95,8 @@ class App:
             ),
             tick,
         )
+        self.core.digests.schedule(settings.digest_time, settings.tz)
+        self.core.sla.configure(settings.SLA_FIRST_RESPONSE, settings.SLA_NEXT_RESPONSE)
         self.bot = make_bot(settings.BOT_TOKEN, settings.TELEGRAM_API_URL)
         self.bots: dict[int, Bot] = {self.bot.id: self.bot}
         # The bytes of files, kept once a channel needs them; handed to every connector's
@@ -128,8 +132,11 @@ class App:
             files=self.files,
         )
         self.teamwork = Teamwork(self.core, self.desk, self.bot, settings)
+        self.csat = csat_service(self.core, settings, self.public_url)  # CSAT_ENABLED
         # amoCRM, when configured: the cards show the client's deals.
         self.core.crm.source = registry.build_crm(settings.channels)
+        # The automation rules (AUTOMATIONS_FILE), read again whenever the file changes.
+        self.core.automations.load(settings.AUTOMATIONS_FILE)
         for poster in self.desk.gateway.posters:
             # Each message into the group is written down first: a restart resumes the minute.
             poster.bot.session.middleware(GroupCallLog(settings.TEAM_CHAT_ID, self.core.ctx.wall))
@@ -281,6 +288,8 @@ class App:
             now = self.core.clock.now()
             channel = await ensure_channel(connector.key, connector.kind, connector.name, now)
             self.core.connectors.register(channel.id, connector)
+            if isinstance(connector, Surveys):  # it asks for ratings: the core takes them
+                connector.take_ratings(self.csat)
             await connector.start(self.core.sink(channel.id, self.blobs))
             if connector.name != channel.name:  # known once it started (a bot's @username)
                 await ensure_channel(connector.key, connector.kind, connector.name, now)
@@ -334,6 +343,7 @@ class App:
     async def start_http(self) -> None:
         web_app = web.Application()
         web_app.router.add_get("/healthz", self.healthz)
+        web_app.router.add_get("/csat/{token}/{score}", csat_page(self.csat))
         for connector in self.connectors:
             # Each checks its own signature or secret, and stores before it answers 200.
             for method, path, handler in connector.webhooks():

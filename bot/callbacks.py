@@ -144,3 +144,9 @@ class ClientCardData(CallbackData, prefix="ccard"):
     private chat."""
 
     client_id: RowId
+
+
+class DutyData(CallbackData, prefix="duty"):
+    """/duty's button: go on duty (`on`) or step out; the presser's own state."""
+
+    on: bool

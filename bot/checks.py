@@ -23,6 +23,8 @@ from aiogram.types import ChatMemberAdministrator, User
 from bot.channel_host import ChannelHost
 from bot.config import Settings
 from connectors import registry
+from core.automations.engine import read_rules
+from core.automations.rules import RulesError
 from core.clock import SystemClock
 from tgapi.files import TelegramFiles
 
@@ -75,6 +77,10 @@ class _Broken(Exception):
 def _session(settings: Settings) -> AiohttpSession:
     api = TelegramAPIServer.from_base(settings.TELEGRAM_API_URL)
     return AiohttpSession(api=api, timeout=REQUEST_TIMEOUT)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _first_line(error: Exception) -> str:
@@ -296,6 +302,22 @@ class _Checker:
             if not problems:
                 self.say(True, f"{spec.title} works: it accepts the token")
 
+    def automations(self) -> None:
+        """AUTOMATIONS_FILE, read as the running desk reads it: the first mistake and its line.
+        (Templates live in the database: /rules tells a rule that names a missing one.)"""
+        path = self.settings.AUTOMATIONS_FILE.strip()
+        if not path:
+            return
+        try:
+            rules = read_rules(path)
+        except RulesError as error:
+            self.say(False, f"AUTOMATIONS_FILE {path}: {error}")
+            return
+        counted = [_count(len(rules.rules), "rule")]
+        if rules.slas:
+            counted.append(_count(len(rules.slas), "service level"))
+        self.say(True, f"AUTOMATIONS_FILE {path}: {', '.join(counted)}")
+
     async def run(self) -> list[Finding]:
         settings = self.settings
         steps: list[Callable[[], Awaitable[None]]] = [self.team_bot]
@@ -319,6 +341,7 @@ class _Checker:
             )
         # Not Telegram's: asked also when Telegram cannot be reached.
         await self.integrations()
+        self.automations()
         return self.findings
 
 

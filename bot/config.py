@@ -6,7 +6,7 @@ the same list, and tests keep the three in step.
 
 import os
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,8 +19,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from connectors import registry
 from core.business_hours import BusinessHours, BusinessHoursError, parse_business_hours
+from core.digests import parse_digest_time
 from core.durations import HINT as DURATION_HINT
 from core.durations import parse_duration
+from core.models import ChannelKind
 from core.sizes import size_setting
 
 # What each required variable should hold, for "X is not set: …".
@@ -164,8 +166,7 @@ class Settings(BaseSettings):
     )
     SLA_NEXT_RESPONSE: timedelta | None = Field(
         None,
-        description="the target for every next response to a waiting client, like 1h (empty: "
-        "none)",
+        description="the target for every next response to a waiting client, like 1h (empty: none)",
     )
     CSAT_ENABLED: str = Field(
         "",
@@ -302,6 +303,30 @@ class Settings(BaseSettings):
             raise ValueError(str(error)) from None
         return text
 
+    @field_validator("DIGEST_TIME", mode="before")
+    @classmethod
+    def _digest_time(cls, value: Any) -> str:
+        moment = parse_digest_time(str(value))  # ValueError: says the form
+        return "off" if moment is None else moment.strftime("%H:%M")
+
+    @field_validator("CSAT_ENABLED", mode="before")
+    @classmethod
+    def _csat_enabled(cls, value: Any) -> str:
+        text = str(value or "").strip().lower()
+        if text in ("", "false", "no", "off", "0"):
+            return ""
+        if text in ("true", "yes", "on", "1", "all"):
+            return "true"
+        kinds = [k for k in _LIST_SEPARATORS.split(text) if k]
+        known = [k.value for k in ChannelKind]
+        wrong = [k for k in kinds if k not in known]
+        if wrong:
+            raise ValueError(
+                f"names no channel kind {', '.join(wrong)}: use true (every channel), or "
+                "kinds comma separated like telegram,email,webchat (empty: never)"
+            )
+        return ",".join(dict.fromkeys(kinds))
+
     @field_validator("SLA_FIRST_RESPONSE", "SLA_NEXT_RESPONSE", mode="before")
     @classmethod
     def _optional_duration(cls, value: Any) -> timedelta | None:
@@ -408,6 +433,11 @@ class Settings(BaseSettings):
     @property
     def business_hours(self) -> BusinessHours:
         return parse_business_hours(self.BUSINESS_HOURS, self.tz)
+
+    @property
+    def digest_time(self) -> time | None:
+        """DIGEST_TIME as a time of day in TIMEZONE; None: off."""
+        return parse_digest_time(self.DIGEST_TIME)
 
     @cached_property
     def manager_ids(self) -> frozenset[int]:

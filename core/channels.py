@@ -305,3 +305,60 @@ async def ensure_channel(key: str, kind: ChannelKind, name: str, now: datetime) 
         channel.name = name
         await channel.save(update_fields=["name"])
     return channel
+
+
+# ---- satisfaction surveys (core.csat) ---------------------------------------------------------
+
+SCORES = (1, 2, 3, 4, 5)
+
+
+@dataclass
+class RatingAsk:
+    """The client is asked to rate the help 1..5 after a close. `token` names the survey
+    (signed: it cannot be guessed); each of `links` (for 1..5) opens a page that records its
+    score; `language` is the client's ("" when unknown: the team's). `reply_to`, `subject`
+    and `participants` thread it like a reply (e-mail)."""
+
+    dialog_id: int
+    chat_key: str
+    token: str
+    links: list[str]
+    language: str = ""
+    reply_to: list[str] = field(default_factory=list)
+    subject: str = ""
+    participants: list[Participant] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Rated:
+    """What a rating came to: `status` is "recorded" (the first), "changed", "same", "late"
+    (after the day a change is allowed: the first stays) or "unknown" (no such survey: a
+    forged or stale token); `score` the score kept; `language` the client's."""
+
+    status: str
+    score: int | None = None
+    language: str = ""
+
+    @property
+    def known(self) -> bool:
+        return self.status != "unknown"
+
+
+class Ratings(Protocol):
+    """The core's door for a client's rating (core.csat.Csat)."""
+
+    async def rate(self, token: str, score: int) -> Rated: ...
+
+
+@runtime_checkable
+class Surveys(Protocol):
+    """A connector that can ask for a rating (Telegram buttons, e-mail links, widget stars).
+    The app hands it the core's `Ratings` before `start`; a connector without this protocol
+    is never asked to ask."""
+
+    def take_ratings(self, ratings: Ratings) -> None: ...
+
+    async def ask_rating(self, ask: RatingAsk) -> Sent:
+        """Show the client the question; what the client's side holds of it (ids, and facts
+        for later in `data`). Raises the DeliveryError family like `send`."""
+        ...

@@ -189,3 +189,15 @@ class EventBus:
     async def publish_all(self, events: Iterable[CoreEvent]) -> None:
         for event in events:
             await self.publish(event)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CsatRated(CoreEvent):
+    """A client rated an episode 1..5 (core.csat); `old`: the score it replaced (None: the
+    first rating)."""
+
+    name = "csat.rated"
+    survey_id: int
+    episode_id: int
+    score: int
+    old: int | None = None

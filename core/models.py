@@ -136,6 +136,10 @@ class Operator(Model):
     can_message = fields.BooleanField(default=False)
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField()
+    # Takes new dialogs from automatic assignment (/duty on|off; on unless they stepped out).
+    on_duty = fields.BooleanField(default=True, db_default=True)
+    # When automatic assignment last chose them: round robin's turn (core.assignment).
+    auto_assigned_at = fields.DatetimeField(null=True)
 
 
 class Tag(Model):
@@ -422,6 +426,8 @@ class ReportKind(StrEnum):
     RESOLVED = "resolved"
     # A snooze: value = how long it was set for (None: until the client writes).
     SNOOZED = "snoozed"
+    # A client's satisfaction rating (core.csat): value = 1..5; operator = whom it rates.
+    CSAT = "csat"
 
 
 class ReportEvent(Model):
@@ -448,6 +454,9 @@ class ReportEvent(Model):
     # Seconds, plain and within business hours (None: the event has no duration).
     value = fields.IntField(null=True)
     business_value = fields.IntField(null=True)
+    # A response row: the SLA target in force then, in business seconds (core.sla); met when
+    # business_value <= target. None: no target.
+    target = fields.IntField(null=True)
 
     class Meta:
         table = "reportevent"
@@ -457,6 +466,9 @@ class ReportEvent(Model):
             ("kind", "at", "channel_id", "operator_id", "value", "business_value", "dialog_id"),
             # An episode's rows (the CSV, a withdrawn reply).
             ("episode_id", "kind"),
+            # The share of responses within their SLA target (core.reporting.sla_shares),
+            # from the index alone.
+            ("kind", "at", "target", "business_value", "operator_id"),
         )
 
 
@@ -615,3 +627,92 @@ def fit_every_model(models: Iterable[type[Model]]) -> None:
     """Install `fit_to_columns` on these models (every app's, once the ORM is set up)."""
     for model in models:
         model.register_listener(Signals.pre_save, fit_to_columns)
+
+
+class SlaMark(Model):
+    """One SLA warning or breach of one wait (core.sla), written once: the row is the
+    compare-and-set (unique), so a restart or a second sweep never tells it twice."""
+
+    id = fields.IntField(primary_key=True)
+    dialog: fields.ForeignKeyRelation[Dialog] = fields.ForeignKeyField(
+        "core.Dialog", related_name=False, on_delete=fields.CASCADE
+    )
+    # "first" (first response) or "next" (next response).
+    target = fields.CharField(max_length=8)
+    # "warning" (80% of the target used) or "breach".
+    stage = fields.CharField(max_length=8)
+    # Which wait: its start in UTC, as text ("2026-11-28T09:00:00+00:00").
+    wait = fields.CharField(max_length=40)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "slamark"
+        unique_together = (("dialog", "target", "stage", "wait"),)
+
+
+class DigestMark(Model):
+    # A digest decided due (core.digests): recipient 0 is the team's mark (the digest's time
+    # came), an operator's id that it was queued for them. Unique: each once, across restarts.
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=16)
+    # The first day of the digest's period (in TIMEZONE).
+    day = fields.DateField()
+    recipient = fields.IntField(default=0)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "digestmark"
+        unique_together = (("kind", "day", "recipient"),)
+
+
+class SurveyStatus(StrEnum):
+    PENDING = "pending"  # the ask is queued, not sent yet
+    ASKED = "asked"
+    RATED = "rated"
+    SKIPPED = "skipped"  # not asked (`reason` says why); a later close of the episode may ask
+
+
+class CsatSurvey(Model):
+    # The satisfaction survey of one episode (core.csat): asked once, rated once (a change of
+    # mind within a day replaces the score). Its id is signed into the links and buttons.
+
+    id = fields.IntField(primary_key=True)
+    episode: fields.OneToOneRelation[Episode] = fields.OneToOneField(
+        "core.Episode", related_name=False, on_delete=fields.CASCADE
+    )
+    dialog: fields.ForeignKeyRelation[Dialog] = fields.ForeignKeyField(
+        "core.Dialog", related_name=False, on_delete=fields.CASCADE
+    )
+    client_id = fields.IntField(db_index=True)
+    # Whom the rating counts for in /stats: the assignee at the close, else who closed.
+    operator: fields.ForeignKeyNullableRelation[Operator] = fields.ForeignKeyField(
+        "core.Operator", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    language = fields.CharField(max_length=8, default="")
+    status = fields.CharEnumField(SurveyStatus, max_length=8, default=SurveyStatus.PENDING)
+    reason = fields.CharField(max_length=32, default="")
+    score = fields.IntField(null=True)
+    # What the channel said about the ask (its ids on the client's side, for an edit).
+    data: dict = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField()
+    asked_at = fields.DatetimeField(null=True)
+    rated_at = fields.DatetimeField(null=True)
+
+
+class AutomationFiring(Model):
+    # A time rule of the automations file (core.automations) fired for a dialog's wait: each
+    # once per wait, across restarts (the unique key is the compare-and-set).
+
+    id = fields.IntField(primary_key=True)
+    rule = fields.CharField(max_length=255)
+    dialog: fields.ForeignKeyRelation[Dialog] = fields.ForeignKeyField(
+        "core.Dialog", related_name=False, on_delete=fields.CASCADE
+    )
+    # Which wait: its start in UTC, as text ("2026-11-28T09:00:00+00:00").
+    wait = fields.CharField(max_length=40)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "automationfiring"
+        unique_together = (("rule", "dialog", "wait"),)

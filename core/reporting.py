@@ -46,9 +46,11 @@ async def record(
     since: datetime | None = None,
     message_id: int | None = None,
     value: int | None = None,
+    target: int | None = None,
 ) -> ReportEvent:
     """One row, inside the caller's transaction. `since`: the value is `since` -> `at`
-    (plain and in business hours); or a plain `value` with no business counterpart."""
+    (plain and in business hours); or a plain `value` with no business counterpart.
+    `target`: a response's SLA target in force (core.sla sets it on a new reply's rows)."""
     at = at.astimezone(UTC)  # kept as UTC: SQLite compares times as text
     business = None
     if since is not None:
@@ -65,6 +67,7 @@ async def record(
         message_id=message_id,
         value=value,
         business_value=business,
+        target=target,
     )
 
 
@@ -116,9 +119,10 @@ async def withdrawn(ctx: CoreContext, messages: Sequence[Message]) -> None:
     rows = await ReportEvent.filter(
         episode_id__in=list(episode_ids), message_id__in=[m.id for m in messages]
     )
-    episodes = {r.episode_id for r in rows if r.kind is ReportKind.FIRST_RESPONSE}  # type: ignore[attr-defined]
+    # The first-response target in force stays with the episode's next reply.
+    episodes = {r.episode_id: r.target for r in rows if r.kind is ReportKind.FIRST_RESPONSE}  # type: ignore[attr-defined]
     await ReportEvent.filter(id__in=[r.id for r in rows]).delete()
-    for episode_id in episodes:
+    for episode_id, target in episodes.items():
         if episode_id is None:
             continue
         episode = await Episode.get(id=episode_id)
@@ -141,6 +145,7 @@ async def withdrawn(ctx: CoreContext, messages: Sequence[Message]) -> None:
             operator_id=reply.author_id,  # type: ignore[attr-defined]
             since=episode.started_at,
             message_id=reply.id,
+            target=target,
         )
 
 
@@ -301,6 +306,8 @@ class Report:
     per_day_before: list[tuple[date, int]]
     # New and continued episodes by local weekday (0 = Monday) and hour.
     load: list[list[int]]
+    # SLA (core.sla): per response kind with a target, (met, counted) in the period.
+    sla: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 # Beyond this many timed rows in a period, medians and percentiles read an even sample.
@@ -513,7 +520,21 @@ async def build_report(period: Period, tz: ZoneInfo, operator_id: int | None = N
         per_day=_per_day(starts, period),
         per_day_before=per_day_before,
         load=load,
+        sla=await sla_shares(period, operator_id),
     )
+
+
+async def sla_shares(period: Period, operator_id: int | None = None) -> dict[str, tuple[int, int]]:
+    """Per kind (first_response, reply_time): how many response rows with a target in force
+    (core.sla) met it (business value within the target), and how many had one."""
+    kinds = (ReportKind.FIRST_RESPONSE, ReportKind.REPLY_TIME)
+    where, params = _where(kinds, period, operator_id)
+    sql = (
+        'SELECT "kind", COUNT(*), SUM(CASE WHEN "business_value" <= "target" THEN 1 ELSE 0 END)'
+        f' FROM "reportevent" WHERE {where} AND "target" IS NOT NULL GROUP BY 1'
+    )
+    rows = await _query(sql, params)
+    return {str(kind): (int(met or 0), int(count)) for kind, count, met in rows}
 
 
 # ---- one row per episode (CSV) ----------------------------------------------------------------
@@ -597,3 +618,42 @@ async def episode_rows(
             ]
         )
     return out
+
+
+# ---- satisfaction ratings (core.csat) ---------------------------------------------------------
+
+
+@dataclass
+class RatingFigures:
+    """Ratings 1..5 in a period: how many, their sum, how many were 4 or 5."""
+
+    count: int = 0
+    total: int = 0
+    good: int = 0
+
+    @property
+    def average(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+
+async def ratings(
+    period: Period, operator_id: int | None = None
+) -> tuple[RatingFigures, dict[int, RatingFigures]]:
+    """The period's ratings, the team's (or `operator_id`'s) and per operator: one aggregate
+    over the (kind, at, …) index."""
+    where, params = _where((ReportKind.CSAT,), period, operator_id)
+    sql = (
+        'SELECT "operator_id", COUNT(*), SUM("value"),'
+        ' SUM(CASE WHEN "value" >= 4 THEN 1 ELSE 0 END)'
+        f' FROM "reportevent" WHERE {where} GROUP BY 1'
+    )
+    totals = RatingFigures()
+    by_operator: dict[int, RatingFigures] = {}
+    for who, count, total, good in await _query(sql, params):
+        figures = RatingFigures(int(count), int(total or 0), int(good or 0))
+        totals.count += figures.count
+        totals.total += figures.total
+        totals.good += figures.good
+        if who is not None:
+            by_operator[int(who)] = figures
+    return totals, by_operator

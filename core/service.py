@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.adapt import BlobFetchers
+from core.automations import Automations
 from core.channels import ConnectorRegistry
 from core.clock import Clock
 from core.context import CoreContext
@@ -12,11 +13,13 @@ from core.conversation import ConversationService
 from core.crm import Crm
 from core.delivery import ClientDelivery
 from core.dialogs import DialogService
+from core.digests import Digests
 from core.events import EventBus
 from core.health import Health
 from core.inbox import CoreSink, Inbox
 from core.ingest import Ingest
 from core.outbox import OutboxWorker
+from core.sla import Sla
 from core.sweeps import remind_due_tasks, wake_due_snoozes
 from core.tasks import TaskService
 from core.ticker import Ticker
@@ -45,8 +48,21 @@ class Core:
         self.ticker.every_tick("snoozes", self.wake_due_snoozes)
         self.tasks = TaskService(self.ctx)
         self.ticker.every_tick("task reminders", self.remind_due_tasks)
+        # The rules of AUTOMATIONS_FILE (none until the app loads it): core.automations.
+        self.automations = Automations(
+            self.ctx, self.dialogs, self.conversation, self.outbox, self.ticker
+        )
+        # Yesterday's numbers for the managers at DIGEST_TIME (the app sets it: `schedule`).
+        self.digests = Digests(self.ctx)
+        self.ticker.every_tick("digests", self.digests.send_due)
         # The client's deals in an outside CRM (its source is set by the app when configured).
         self.crm = Crm(self.ctx, health=self.health)
+        # Service levels (core.sla): targets set by the app; warnings and breaches swept.
+        self.sla = Sla(self.ctx)
+        self.sla.override = self.automations.sla_override  # the file's `sla:` items
+        self.sla.overriding = lambda: self.automations.sets_service_levels
+        self.sla.install()
+        self.ticker.every_tick("sla", self.sla.sweep)
 
     @property
     def bus(self) -> EventBus:

@@ -72,7 +72,14 @@ class Board:
         if panel is None or panel.digest != digest_of(rich.text, rich.spans):
             await self.refresh()
 
-    async def section(self, rich: Rich, title: str, dialogs: list[Dialog], **kw: object) -> None:
+    async def section(
+        self,
+        rich: Rich,
+        title: str,
+        dialogs: list[Dialog],
+        marks: dict[int, str] | None = None,
+        **kw: object,
+    ) -> None:
         rich.line()
         rich.line(title, bold=True)
         tz, now = self.team.settings.tz, self.core.clock.now()
@@ -81,6 +88,9 @@ class Board:
                 rich, dialog, chat_id=self.team.chat_id, now=now, tz=tz, lang=self.lang,
                 show_waiting=False, **kw,  # type: ignore[arg-type]
             )  # fmt: skip
+            stage = (marks or {}).get(dialog.id)
+            if stage is not None:  # close to an SLA breach, or breached (core.sla)
+                rich.add(" " + t(f"sla.board_{stage}", self.lang))
         if len(dialogs) > PER_SECTION:
             rich.line(t("board.more", self.lang, count=len(dialogs) - PER_SECTION))
 
@@ -94,16 +104,17 @@ class Board:
         )
         rich = Rich().add(t("board.title", lang), bold=True)
         rich.line(t("board.open", lang, count=len(open_)))
+        marks = await self.core.sla.states(open_)
         unassigned = [d for d in open_ if d.assignee_id is None]  # type: ignore[attr-defined]
         if unassigned:
             title = t("board.unassigned", lang, count=len(unassigned))
-            await self.section(rich, title, unassigned, show_assignee=False)
+            await self.section(rich, title, unassigned, marks, show_assignee=False)
         assignee_ids = sorted({d.assignee_id for d in open_ if d.assignee_id})  # type: ignore[attr-defined]
         operators = {o.id: o for o in await Operator.filter(id__in=assignee_ids)}
         for operator in sorted(operators.values(), key=lambda o: o.name):
             mine = [d for d in open_ if d.assignee_id == operator.id]  # type: ignore[attr-defined]
             title = t("board.operator", lang, name=operator.name, count=len(mine))
-            await self.section(rich, title, mine, show_assignee=False)
+            await self.section(rich, title, mine, marks, show_assignee=False)
         if waking:
             await self.section(rich, t("board.waking", lang, count=len(waking)), waking)
         if not open_ and not waking:

@@ -17,6 +17,7 @@ from bot.team.keyboards import with_originals
 from bot.team.lines import add_dialog_line, assignee_name, local
 from bot.team.richtext import Rich
 from core.channels import UnknownChannel
+from core.csat import client_ratings
 from core.history import root_client
 from core.lifecycle import DialogStatus
 from core.models import (
@@ -104,6 +105,11 @@ class CardView:
         rich.line(t("card.assignee", lang, name=name or t("card.nobody", lang)))
         tags = await tag_names(dialog.id)
         rich.line(t("card.tags", lang, tags=" ".join(f"#{x}" for x in tags) or "—"))
+        rating = await client_ratings(client.id)  # the satisfaction survey (core.csat)
+        if rating is not None:
+            key = "csat.card_average" if rating.count > 1 else "csat.card"
+            average = f"{rating.average:.1f}"
+            rich.line(t(key, lang, latest=rating.latest, average=average, count=rating.count))
         await self.add_open_tasks(rich, client.id, now)
         await self.add_deals(rich, client.id)
         total = await count_other_dialogs(client.id, dialog.id)

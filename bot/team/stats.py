@@ -33,6 +33,7 @@ from bot.callbacks import StatsCsvData
 from bot.i18n import t
 from bot.team.answers import quietly
 from bot.team.context import Team
+from bot.team.csat import stats_lines as csat_lines
 from bot.team.group_answers import queue_answer, thread_of
 from bot.team.stats_charts import Chart, charts
 from core.content import Attachment, AttachmentKind, Content
@@ -123,6 +124,7 @@ def report_text(
     lines += times_lines("stats.first_response", totals.first_response, before.first_response, lang)
     lines += times_lines("stats.resolution", totals.resolution, before.resolution, lang)
     lines += times_lines("stats.reply_time", totals.reply_time, before.reply_time, lang)
+    lines += sla_lines(report, lang)
     if not own and report.by_operator:
         lines += ["", t("stats.by_operator", lang)]
         for operator_id, figures in sorted(
@@ -162,6 +164,17 @@ def report_text(
     return "\n".join(lines)
 
 
+def sla_lines(report: Report, lang: str) -> list[str]:
+    """The share of responses that met each SLA target (core.sla), when there was one."""
+    lines = []
+    for kind, key in (("first_response", "sla.stats_first"), ("reply_time", "sla.stats_next")):
+        met, count = report.sla.get(kind, (0, 0))
+        if count:
+            share = f"{round(100 * met / count)}%"
+            lines.append(t(key, lang, share=share, met=met, count=count))
+    return lines
+
+
 async def names(report: Report) -> tuple[dict[int, str], dict[int, str]]:
     operator_ids = list(report.by_operator)
     rows = await Operator.filter(id__in=operator_ids).values_list("id", "name")
@@ -169,6 +182,25 @@ async def names(report: Report) -> tuple[dict[int, str], dict[int, str]]:
     found = await Channel.all().values_list("id", "name")
     channels = {int(str(row[0])): str(row[1]) for row in found}
     return operators, channels
+
+
+async def period_text(
+    period: Period, tz: ZoneInfo, lang: str, operator_id: int | None = None
+) -> str:
+    """The /stats text of `period` (the team's; with `operator_id`, that operator's own), as
+    /stats shows it: for the digests (bot.team.digests)."""
+    report = await build_report(period, tz, operator_id)
+    operators, channels = await names(report)
+    return await full_text(report, operators, channels, lang)
+
+
+async def full_text(
+    report: Report, operators: dict[int, str], channels: dict[int, str], lang: str
+) -> str:
+    """The report's text with the satisfaction survey's ratings of its period."""
+    text = report_text(report, operators, channels, lang)
+    ratings = await csat_lines(report.period, report.operator_id, lang)
+    return text + (f"\n\n{ratings}" if ratings else "")
 
 
 def csv_bytes(rows: list[list[str]]) -> bytes:
@@ -228,7 +260,7 @@ class Stats:
             return
         report = await build_report(period, self.tz, operator_id)
         operators, channels = await names(report)
-        text = report_text(report, operators, channels, lang)
+        text = await full_text(report, operators, channels, lang)
         pictures = await asyncio.to_thread(charts, report, operators, lang)
         in_group = message.chat.id == self.team.chat_id
         if in_group and pictures and operator.can_message:

@@ -14,6 +14,7 @@ from tortoise.expressions import Q
 from bot.group.gateway import Gateway
 from bot.group.rows import GROUP, TOPIC_POST
 from bot.i18n import t
+from bot.team.duty import duty_line
 from bot.team.group_answers import queue_reply
 from core.conversation import EDIT_AT_CLIENT, SEND_TO_CLIENT
 from core.health import Health
@@ -84,6 +85,8 @@ class StatusBoard:
 
     async def report(self, lang: str) -> str:
         lines = [t("status.title", lang)]
+        # Who takes new dialogs from automatic assignment (/duty).
+        lines.append(await duty_line(lang))
         for name, state in sorted(self.health.links.items()):
             mark = "✅" if state.ok else "⛔"
             extra = "" if state.ok else f" — {state.last_error}"

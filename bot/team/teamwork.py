@@ -15,10 +15,14 @@ from bot.group.desk import Desk
 from bot.i18n import pick_language, t
 from bot.team.answers import quietly
 from bot.team.assign import AssigneeNotices, assign_router
+from bot.team.automation_posts import AutomationPosts
 from bot.team.ban import ban_router
 from bot.team.card_buttons import card_router
 from bot.team.clients import clients_router
 from bot.team.context import Team, Timings, group_router, operator_middleware
+from bot.team.csat import CsatFront
+from bot.team.digests import DigestSender
+from bot.team.duty import duty_router
 from bot.team.history import History, history_group_router, history_private_router
 from bot.team.inline import inline_router, via_bot_router
 from bot.team.listing import add_listing
@@ -26,6 +30,8 @@ from bot.team.membership import FormerMember, Membership, OnTeam
 from bot.team.middlewares import dialog_middleware
 from bot.team.original import original_router
 from bot.team.outbound import outbound_router
+from bot.team.rules import rules_router
+from bot.team.sla import SlaNotices
 from bot.team.stats import Stats, stats_router
 from bot.team.tags import tags_router
 from bot.team.tasks import Tasks, tasks_group_router, tasks_private_router
@@ -33,7 +39,18 @@ from bot.team.templates import Templates, add_management, templates_router
 from core.service import Core
 
 # What only the team may ask in private (/start and /help are anyone's first words).
-TEAM_COMMANDS = ("my", "list", "templates", "template", "notes", "tasks", "task", "stats")
+TEAM_COMMANDS = (
+    "my",
+    "list",
+    "templates",
+    "template",
+    "notes",
+    "tasks",
+    "task",
+    "stats",
+    "duty",
+    "rules",
+)
 
 
 class Teamwork:
@@ -47,6 +64,9 @@ class Teamwork:
         self.history = History(self.team)
         self.tasks = Tasks(self.team)
         self.stats = Stats(self.team)
+        self.automation_posts = AutomationPosts(self.team)
+        self.sla = SlaNotices(self.team)
+        self.digests = DigestSender(self.team)
 
     @property
     def timings(self) -> Timings:
@@ -57,6 +77,10 @@ class Teamwork:
         self.board.install()
         self.notices.install()
         self.tasks.install()
+        self.automation_posts.install()
+        CsatFront(self.team, self.card).install()
+        self.sla.install()
+        self.digests.install()
 
     def group_routers(self) -> list[Router]:
         """Include these before the team router: its catch-alls would take their messages."""
@@ -76,6 +100,8 @@ class Teamwork:
             tasks_group_router(team, self.tasks),
             clients_router(team, self.card.view),
             stats_router(team, self.stats, "stats-group"),
+            rules_router(team, "rules-group"),
+            duty_router(team, "duty-group"),
             listing,
         ]
 
@@ -89,6 +115,8 @@ class Teamwork:
             history_private_router(self.team, self.history),
             tasks_private_router(self.team, self.tasks),
             stats_router(self.team, self.stats, "stats-private"),
+            rules_router(self.team, "rules-private"),
+            duty_router(self.team, "duty-private"),
         )
         return router
 

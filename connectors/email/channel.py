@@ -34,17 +34,20 @@ from connectors.email.settings import EmailSettings, FromFormat
 from core import copies
 from core.blobs import BlobStore
 from core.channels import (
+    SCORES,
     Capabilities,
     Formatting,
     Outgoing,
     Participant,
+    RatingAsk,
+    Ratings,
     RejectedContent,
     Sent,
     Sink,
     TemporaryFailure,
     WebhookHandler,
 )
-from core.content import Attachment, AttachmentKind
+from core.content import Attachment, AttachmentKind, Content, Span, SpanKind
 from core.ingest import Inbound, Sender
 from core.models import ChannelKind, ContactKind, Dialog, MessageCopy
 from core.outbound import NEW_THREAD
@@ -71,6 +74,15 @@ MAX_REFERENCES = 20
 # aside after its third attempt.
 RETRY_PAUSES = (0.5, 2.0, 0.0)
 _UNSAFE_NAME = re.compile(r"[^\w\-. ]+")
+# The survey's words when the host lends none (a test builds the connector by hand).
+SURVEY_WORDS = {
+    "csat.ask_mail": "How would you rate our help? Click a score — one click is enough:",
+    "csat.score_1": "poor",
+    "csat.score_2": "fair",
+    "csat.score_3": "good",
+    "csat.score_4": "very good",
+    "csat.score_5": "excellent",
+}
 
 
 class EmailHost(Protocol):
@@ -155,7 +167,9 @@ class EmailConnector:
     async def edit(self, out: Outgoing, copies: list[str], data: dict[str, Any]) -> Sent | None:
         return None  # never called: a sent mail cannot change (capabilities.edits is off)
 
-    async def send(self, out: Outgoing) -> Sent:
+    async def send(self, out: Outgoing, *, automatic: bool = False) -> Sent:
+        """`automatic`: no person wrote it (a survey): marked so (RFC 3834), and the client's
+        auto-responder stays silent."""
         if out.done:
             return Sent(out.done_ids)  # it went before the failure that followed
         sink = self._sink()
@@ -188,6 +202,7 @@ class EmailConnector:
             content=out.content,
             attachments=files,
             domain=self.domain,
+            automatic=automatic,
         )
         if new_thread:
             del message["Subject"]
@@ -219,6 +234,39 @@ class EmailConnector:
         }
         await out.step_done([message_id])
         return Sent([message_id], data=data)
+
+    # ---- the satisfaction survey (core.channels.Surveys) ----------------------------------
+
+    def take_ratings(self, ratings: Ratings) -> None:
+        pass  # the ratings come back through the links' page (the app's), not the mailbox
+
+    async def ask_rating(self, ask: RatingAsk) -> Sent:
+        """A short mail in the dialog's thread: five links, one per score, each to the page
+        that records it (the links carry the survey's signed token)."""
+        words = getattr(self.host, "text", None)
+
+        def say(key: str) -> str:
+            return str(words(key, ask.language or None)) if words else SURVEY_WORDS[key]
+
+        text = say("csat.ask_mail") + "\n"
+        spans = []
+        for score, url in zip(SCORES, ask.links, strict=True):
+            label = (
+                f"{'★' * score}{'☆' * (len(SCORES) - score)} {score} — {say(f'csat.score_{score}')}"
+            )
+            start = len(text) + 1
+            text += "\n" + label
+            spans.append(Span(SpanKind.LINK, start, start + len(label), url))
+        out = Outgoing(
+            message_id=0,
+            dialog_id=ask.dialog_id,
+            chat_key=ask.chat_key,
+            content=Content(text=text, spans=tuple(spans)),
+            reply_to=list(ask.reply_to),
+            subject=ask.subject,
+            participants=list(ask.participants),
+        )
+        return await self.send(out, automatic=True)
 
     # ---- in --------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ crash or a 429 in the middle sends only what the client has not seen, the same w
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -20,14 +21,18 @@ from aiogram.exceptions import (
     TelegramNotFound,
     TelegramUnauthorizedError,
 )
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from aiogram.types import Message as TgMessage
-from aiogram.types import ReplyParameters
 
 from connectors.telegram.router import client_router
 from core.channels import (
+    SCORES,
     Capabilities,
     Formatting,
     Outgoing,
+    Rated,
+    RatingAsk,
+    Ratings,
     RejectedContent,
     Sent,
     Sink,
@@ -71,6 +76,15 @@ CAPABILITIES = Capabilities(
     # A bot may write only to someone who started it: eadesk never writes first.
     can_start=False,
 )
+
+# A survey's buttons: "csat:<token>:<score>" (core.csat signs the token).
+CSAT_PREFIX = "csat:"
+# Its words when the host lends none (a test builds the connector by hand).
+CSAT_WORDS = {
+    "csat.ask": "How would you rate our help? Tap a star: 1 is poor, 5 is excellent.",
+    "csat.thanks": "Thank you! You rated our help {score}/5.",
+    "csat.late": "Thank you! Your rating {score}/5 is already recorded.",
+}
 
 # Sent.data: where the reply's text is on the client's side, for an edit:
 # {"text": {"ids": [...], "caption": bool}}.
@@ -123,6 +137,8 @@ class TelegramClientConnector:
         self.shared_dispatcher = dispatcher
         self.poller: DurablePoller | None = None
         self.sink: Sink | None = None
+        # The core's door for a client's rating (core.channels.Surveys), lent by the app.
+        self.ratings: Ratings | None = None
 
     @property
     def link(self) -> str:
@@ -144,6 +160,7 @@ class TelegramClientConnector:
             ingest=sink.ingest,
             on_edit=sink.edited,
             greeting=host.greeting if host else (lambda language: "👋"),
+            on_rating=self.rated,
         )
         if self.shared_dispatcher is not None:
             self.shared_dispatcher.include_router(router)
@@ -275,6 +292,54 @@ class TelegramClientConnector:
                 if reply is None or not isinstance(translate(exc), ReplyGone):
                     raise
                 return await send(None)
+
+    # --- satisfaction survey (core.channels.Surveys) -------------------------------------
+
+    def take_ratings(self, ratings: Ratings) -> None:
+        self.ratings = ratings
+
+    def _words(self, key: str, language: str | None, **values: Any) -> str:
+        text = getattr(self.host, "text", None)
+        if text is not None:
+            return str(text(key, language, **values))
+        return CSAT_WORDS[key].format(**values)
+
+    async def ask_rating(self, ask: RatingAsk) -> Sent:
+        """A message with five buttons, 1 ★ … 5 ★, in the client's language."""
+        buttons = [
+            InlineKeyboardButton(text=f"{n} ★", callback_data=f"{CSAT_PREFIX}{ask.token}:{n}")
+            for n in SCORES
+        ]
+        chat_id = int(ask.chat_key)
+        wait = self.pace.take(chat_id, 1)
+        if wait > 0:
+            raise TemporaryFailure("the chat's pace", retry_after=wait)
+        with delivery_errors():
+            sent = await self.bot.send_message(
+                chat_id,
+                self._words("csat.ask", ask.language or None),
+                reply_markup=InlineKeyboardMarkup(inline_keyboard=[buttons]),
+                parse_mode=None,
+            )
+        return Sent([str(sent.message_id)])
+
+    async def rated(self, query: CallbackQuery) -> None:
+        """A press of a survey's button: recorded, and the question becomes a thank-you (no
+        buttons: one rating an episode; a second press before the edit lands changes it)."""
+        token, _, score = (query.data or "").removeprefix(CSAT_PREFIX).rpartition(":")
+        result = Rated("unknown")
+        if self.ratings is not None and score.isdigit():
+            result = await self.ratings.rate(token, int(score))
+        if not result.known:
+            await query.answer()
+            return
+        language = result.language or (query.from_user.language_code if query.from_user else None)
+        key = "csat.late" if result.status == "late" else "csat.thanks"
+        text = self._words(key, language, score=result.score)
+        await query.answer(text)
+        if isinstance(query.message, TgMessage):
+            with contextlib.suppress(TelegramBadRequest):
+                await query.message.edit_text(text, reply_markup=None, parse_mode=None)
 
     # --- edit ------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiogram import F, Router
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 
 from connectors.telegram.inbound import message_to_inbound
 from core.ingest import Inbound
@@ -26,6 +26,7 @@ def client_router(
     ingest: IngestFn,
     on_edit: EditFn,
     greeting: Callable[[str | None], str],
+    on_rating: Callable[[CallbackQuery], Awaitable[None]] | None = None,
 ) -> Router:
     router = Router(name=f"telegram-client-{bot_id}")
     router.message.filter(F.chat.type == "private")
@@ -41,6 +42,13 @@ def client_router(
     async def incoming(message: Message) -> None:
         # Texts that look like commands are content too: a client has no commands but /start.
         await ingest(message_to_inbound(message, channel_id, bot_id))
+
+    if on_rating is not None:
+
+        @router.callback_query(F.message.chat.type == "private", F.data.startswith("csat:"))
+        async def rating(query: CallbackQuery) -> None:
+            # A press of a satisfaction survey's button (core.csat).
+            await on_rating(query)
 
     @router.edited_message()
     async def edited(message: Message) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from datetime import timedelta
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -43,6 +44,9 @@ from core.channels import (
     Formatting,
     Outgoing,
     Participant,
+    Rated,
+    RatingAsk,
+    Ratings,
     RejectedContent,
     Sent,
     Sink,
@@ -50,6 +54,7 @@ from core.channels import (
 )
 from core.clock import Clock
 from core.content import Attachment, AttachmentKind, Content
+from core.csat import open_survey
 from core.ingest import Inbound, Sender
 from core.models import ChannelKind, ContactKind
 
@@ -60,6 +65,14 @@ SOURCE = "webchat"
 KEY_SOURCE = "webchat-key"
 # A visitor with no tab open this long gets the replies by e-mail too (when they left one).
 OFFLINE_AFTER = 180.0
+# A satisfaction survey shows in the chat (stars) this long after it was asked.
+SURVEY_SHOWN = timedelta(days=7)
+# The survey's words when the host lends none.
+SURVEY_WORDS = {
+    "csat.ask": "How would you rate our help? Tap a star: 1 is poor, 5 is excellent.",
+    "csat.thanks": "Thank you! You rated our help {score}/5.",
+    "csat.late": "Thank you! Your rating {score}/5 is already recorded.",
+}
 
 
 class WebchatHost(Protocol):
@@ -97,6 +110,8 @@ class WebchatConnector:
         self.live = Live(self)
         self.routes = Routes(self)
         self._handling = asyncio.Lock()
+        # The core's door for a visitor's rating (core.channels.Surveys), lent by the app.
+        self.ratings: Ratings | None = None
 
     # ---- the protocol --------------------------------------------------------------------
 
@@ -170,6 +185,55 @@ class WebchatConnector:
                 await out.step_done([mailed], mailed=mailed)
             ids.append(mailed)
         return Sent(ids, data=data)
+
+    # ---- the satisfaction survey (core.channels.Surveys) ----------------------------------
+
+    def take_ratings(self, ratings: Ratings) -> None:
+        self.ratings = ratings
+
+    def words(self, key: str, language: str | None, **values: Any) -> str:
+        text = getattr(self.host, "text", None)
+        if text is not None:
+            return str(text(key, language or None, **values))
+        return SURVEY_WORDS[key].format(**values)
+
+    def survey_json(self, token: str, language: str, score: int | None) -> dict[str, Any]:
+        """The stars as the widget shows them: the question, or the thanks once rated."""
+        survey: dict[str, Any] = {"token": token, "score": score}
+        survey["text"] = self.words("csat.ask", language)
+        if score is not None:
+            survey["thanks"] = self.words("csat.thanks", language, score=score)
+        return survey
+
+    async def ask_rating(self, ask: RatingAsk) -> Sent:
+        """Stars 1..5 in the visitor's open tabs (and in the session of a tab opened later,
+        from the survey's row: `Sent.data` keeps the token there)."""
+        survey = self.survey_json(ask.token, ask.language, None)
+        self.live.hub.publish(ask.chat_key, {"id": f"survey:{ask.token}", "survey": survey})
+        return Sent([f"survey:{ask.token}"], data={"token": ask.token})
+
+    async def survey_of(self, key: str) -> dict[str, Any] | None:
+        """The visitor's latest survey still shown (None: none)."""
+        dialog = await self.feed.dialog(key)
+        row = await open_survey(dialog.id) if dialog is not None else None
+        if row is None or not row.data.get("token") or row.asked_at is None:
+            return None
+        if self.host.clock.now() - row.asked_at > SURVEY_SHOWN:
+            return None
+        return self.survey_json(str(row.data["token"]), row.language, row.score)
+
+    async def rate(self, key: str, token: str, score: int) -> dict[str, Any]:
+        """A visitor's click on a star of their own survey: the survey as it is now."""
+        shown = await self.survey_of(key)
+        if shown is None or shown["token"] != token or self.ratings is None:
+            raise Problem(400, "survey")
+        result: Rated = await self.ratings.rate(token, score)
+        if not result.known:
+            raise Problem(400, "survey")
+        survey = self.survey_json(token, result.language, result.score)
+        if result.status == "late":
+            survey["thanks"] = self.words("csat.late", result.language, score=result.score)
+        return survey
 
     def offline(self, key: str) -> bool:
         """No tab of the visitor is open, nor has been for OFFLINE_AFTER seconds."""

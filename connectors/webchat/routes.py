@@ -55,6 +55,7 @@ class Routes:
             ("POST", "/webchat/api/send", api(self.send)),
             ("POST", "/webchat/api/email", api(self.email)),
             ("POST", "/webchat/api/upload", api(self.upload)),
+            ("POST", "/webchat/api/rate", api(self.rate)),
             ("GET", "/webchat/api/poll", api(live.poll)),
             ("OPTIONS", "/webchat/api/{name}", api(self.preflight)),
             ("GET", "/webchat/files/{message_id}/{index}", api(self.file)),
@@ -166,8 +167,18 @@ class Routes:
                 "visitor": {"name": visitor.name, "email": visitor.email},
                 "messages": messages,
                 "cursor": messages[-1]["cursor"] if messages else 0,
+                # A satisfaction survey after a close (stars), or None.
+                "survey": await chat.survey_of(visitor.key),
             }
         )
+
+    async def rate(self, request: web.Request) -> web.Response:
+        """A click on a star: body {"token", "survey" (the survey's token), "score": 1..5}."""
+        body = await read_json(request)
+        visitor = self.chat.visitors.read(body.get("token"))
+        score = as_int(body.get("score"), 0)
+        survey = await self.chat.rate(visitor.key, str(body.get("survey") or ""), score)
+        return web.json_response({"survey": survey})
 
     async def send(self, request: web.Request) -> web.Response:
         body = await read_json(request)

@@ -1,4 +1,6 @@
-from tortoise import migrations
+from tortoise import fields, migrations
+from tortoise.fields.base import OnDelete
+from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
@@ -6,5 +8,37 @@ class Migration(migrations.Migration):
 
     initial = False
 
-    # Placeholder in the chain: filled by helper A (see /work/notes/owners.md).
-    operations: list = []
+    # The automations' time rules (core.automations): each firing for a dialog's wait,
+    # recorded once, so a restart never repeats it.
+    operations = [
+        ops.CreateModel(
+            name="AutomationFiring",
+            fields=[
+                (
+                    "id",
+                    fields.IntField(generated=True, primary_key=True, unique=True, db_index=True),
+                ),
+                ("rule", fields.CharField(max_length=255)),
+                (
+                    "dialog",
+                    fields.ForeignKeyField(
+                        "core.Dialog",
+                        source_field="dialog_id",
+                        db_constraint=True,
+                        to_field="id",
+                        related_name=False,
+                        on_delete=OnDelete.CASCADE,
+                    ),
+                ),
+                ("wait", fields.CharField(max_length=40)),
+                ("at", fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={
+                "table": "automationfiring",
+                "app": "core",
+                "unique_together": (("rule", "dialog", "wait"),),
+                "pk_attr": "id",
+            },
+            bases=["Model"],
+        ),
+    ]

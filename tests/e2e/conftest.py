@@ -121,6 +121,8 @@ def settings_for(emu: Any, chat_id: int, **extra: Any) -> Settings:
         "TIMEZONE": "Europe/Moscow",
         "HTTP_PORT": 0,
         "REOPEN_WINDOW_MESSENGER": "48h",
+        # No digests unless a test asks (the frozen clock starts on a Monday after 09:00).
+        "DIGEST_TIME": "off",
         # Each desk its own files, gone with it (see running_desk).
         "BLOBS_DIR": str(Path(tempfile.gettempdir()) / f"{BLOBS_PREFIX}{uuid.uuid4().hex}"),
     }
@@ -166,14 +168,16 @@ async def running_desk(
     colleague: dict[str, Any],
     client: dict[str, Any],
     connectors: Sequence[Any] = (),
+    clock: FrozenClock | None = None,
     **settings: Any,
 ) -> AsyncIterator[Desk]:
     """eadesk started in-process for the team group `chat_id`, as `run` starts it (its
     migrations and all), stopped at the end. `connectors`: client channels besides the
-    configured ones (a loopback channel, tests/loopback), started like them."""
+    configured ones (a loopback channel, tests/loopback), started like them. `clock`: the
+    process's clock (a new FrozenClock by default)."""
     from bot.app import App
 
-    clock = FrozenClock()
+    clock = clock or FrozenClock()
     app = App(
         settings_for(emulator, chat_id, **settings),
         clock=clock,

@@ -171,6 +171,9 @@
     ".btn.ghost{background:#eef0f3;color:#333}",
     ".clip{width:40px;padding:0;font-size:18px}",
     ".file{display:none}",
+    ".survey .stars{margin-top:6px;display:flex;gap:2px}",
+    ".star{background:none;border:0;padding:0 2px;font-size:24px;line-height:1;color:#f5a623;",
+    "cursor:pointer}",
   ].join("");
 
   var host = el("div", { "data-eadesk": "root" });
@@ -394,6 +397,7 @@
   // move past it. An answer to a send may overtake a message still on its way: it shows, but
   // the cursor waits for the stream (or a resume would skip the one still on its way).
   function addMessage(msg, streamed) {
+    if (msg && msg.survey) return showSurvey(msg.survey);
     if (!msg || msg.id == null) return;
     if (streamed && msg.cursor > state.cursor) setCursor(msg.cursor);
     if (state.byId[msg.id]) return;
@@ -410,6 +414,42 @@
     scrollDown();
   }
 
+  // ---- the satisfaction survey: stars after a close; a click rates (again: changes it) ----
+
+  var surveyNode = null;
+
+  function showSurvey(sv) {
+    if (!sv || !sv.token) return;
+    emptyNode.remove();
+    if (!surveyNode || surveyNode.getAttribute("data-eadesk-survey") !== sv.token) {
+      if (surveyNode) surveyNode.remove();
+      surveyNode = el("div", {
+        class: "msg operator survey", "data-eadesk": "survey", "data-eadesk-survey": sv.token,
+      });
+      list.appendChild(surveyNode);
+    }
+    while (surveyNode.firstChild) surveyNode.removeChild(surveyNode.firstChild);
+    var rated = typeof sv.score === "number" ? sv.score : 0;
+    surveyNode.appendChild(el("div", { "data-eadesk": "survey-text", text: rated ? sv.thanks || sv.text : sv.text }));
+    var row = el("div", { class: "stars" });
+    [1, 2, 3, 4, 5].forEach(function (n) {
+      var star = el("button", {
+        type: "button", class: "star", "data-eadesk": "star", "data-score": String(n),
+        "aria-label": String(n), text: n <= rated ? "★" : "☆",
+      });
+      star.addEventListener("click", function () { rateSurvey(sv.token, n); });
+      row.appendChild(star);
+    });
+    surveyNode.appendChild(row);
+    scrollDown();
+  }
+
+  function rateSurvey(token, score) {
+    api("POST", "/webchat/api/rate", { token: state.token, survey: token, score: score })
+      .then(function (r) { if (r.ok && r.data.survey) showSurvey(r.data.survey); })
+      .catch(function () { showNotice(T.error, true); });
+  }
+
   function setCursor(c) {
     state.cursor = c;
     store.set(CURSOR_KEY, String(c));
@@ -419,6 +459,7 @@
     state.byId = {};
     state.byClient = {};
     state.cursor = 0;
+    surveyNode = null;
     while (list.firstChild) list.removeChild(list.firstChild);
     list.appendChild(emptyNode);
   }
@@ -491,6 +532,7 @@
       showNotice(null);
       (r.data.messages || []).forEach(function (m) { addMessage(m, true); });
       if (r.data.cursor > state.cursor) setCursor(r.data.cursor);
+      if (r.data.survey) showSurvey(r.data.survey);
       updateEmailForm();
       connect();
       flushPending();
