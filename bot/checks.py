@@ -25,7 +25,9 @@ from bot.config import Settings
 from connectors import registry
 from core.automations.engine import read_rules
 from core.automations.rules import RulesError
+from core.channels import ChannelSpec
 from core.clock import SystemClock
+from core.csat import ALL, enabled_kinds
 from tgapi.files import TelegramFiles
 
 T = TypeVar("T")
@@ -318,6 +320,21 @@ class _Checker:
             counted.append(_count(len(rules.slas), "service level"))
         self.say(True, f"AUTOMATIONS_FILE {path}: {', '.join(counted)}")
 
+    def survey(self) -> None:
+        """The satisfaction survey asks e-mail clients with links: they must reach eadesk."""
+        settings = self.settings
+        kinds = enabled_kinds(settings.CSAT_ENABLED)
+        by_mail = any(
+            isinstance(spec, ChannelSpec) and spec.kind == "email" for spec in settings.channels
+        )
+        if by_mail and kinds & {ALL, "email"} and not settings.PUBLIC_URL:
+            self.warn(
+                "CSAT_ENABLED asks e-mail clients to rate with links to PUBLIC_URL, which is not "
+                "set: the links would lead to http://HTTP_HOST:HTTP_PORT, which clients cannot "
+                "reach; set PUBLIC_URL to the address eadesk is reached at, like "
+                "https://help.acme.com"
+            )
+
     async def run(self) -> list[Finding]:
         settings = self.settings
         steps: list[Callable[[], Awaitable[None]]] = [self.team_bot]
@@ -342,6 +359,7 @@ class _Checker:
         # Not Telegram's: asked also when Telegram cannot be reached.
         await self.integrations()
         self.automations()
+        self.survey()
         return self.findings
 
 

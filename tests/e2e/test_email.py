@@ -522,6 +522,15 @@ async def test_check_logs_in_to_both_servers_and_says_what_fails(
     good = email_settings(dovecot, smtp_capture)
     findings = await check_telegram(settings_for(emulator, chat_id, **good))
     assert f"mailbox {USER} works" in [f.text for f in findings if f.ok]
+    assert not [f for f in findings if f.warning]
+
+    # The satisfaction survey's links must lead somewhere a client can reach.
+    surveyed = settings_for(emulator, chat_id, **good, CSAT_ENABLED="true")
+    warnings = [f.text for f in await check_telegram(surveyed) if f.warning]
+    assert any("PUBLIC_URL, which is not set" in w for w in warnings), warnings
+    reachable = {**good, "CSAT_ENABLED": "email", "PUBLIC_URL": "https://help.acme.com"}
+    findings = await check_telegram(settings_for(emulator, chat_id, **reachable))
+    assert not [f for f in findings if f.warning]
 
     wrong = {**good, "EMAIL_IMAP_URL": dovecot.imap_url().replace("w0rd", "wrong")}
     findings = await check_telegram(settings_for(emulator, chat_id, **wrong))
