@@ -14,6 +14,7 @@ from bot.team.context import Team
 from core.automations.rules import Action, Conditions, Rule, RuleSet, SlaOverride
 from core.durations import format_duration
 from core.models import Template
+from core.sla import KEEP, Keep
 from core.templates import normalize_name
 
 
@@ -83,8 +84,10 @@ def rule_text(number: int, rule: Rule, lang: str) -> str:
     )
 
 
-def target(value: timedelta | None, lang: str) -> str:
-    return format_duration(value) if value else t("rules.off", lang)
+def target(value: timedelta | Keep | None, lang: str) -> str:
+    if value is KEEP:
+        return t("rules.as_set", lang)
+    return format_duration(value) if isinstance(value, timedelta) else t("rules.off", lang)
 
 
 def sla_text(sla: SlaOverride, lang: str) -> str:

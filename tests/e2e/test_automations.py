@@ -448,3 +448,15 @@ async def test_a_silent_client_is_followed_up_snoozed_and_closed(
     ann = str(desk.client["id"])
     await desk.wait(lambda: _has_tag(ann, "telegram"))
     assert await tags(ann) == {"lead", "telegram"}
+
+
+def test_rules_tells_service_levels_off_and_left_as_set() -> None:
+    from bot.team.rules import sla_text
+    from core.automations.rules import parse_rules
+
+    [vip, mail] = parse_rules(
+        "- sla: {first_response: 10m}\n  if: {tags: [vip]}\n"
+        "- sla: {first_response: off, next_response: 4h}\n  if: {channel_kind: email}\n"
+    ).slas
+    assert "first response 10m, next response as in the settings" in sla_text(vip, "en")
+    assert "first response off, next response 4h" in sla_text(mail, "en")
