@@ -124,6 +124,7 @@ class Result:
     # visible (its process alone: the emulator and the load run in this one).
     cpu: float | None = None  # CPU seconds
     cpu_loop: float | None = None  # of them in the event loop's thread
+    gc: float | None = None  # of them in the cyclic garbage collector
     harness_cpu: float | None = None  # this process's: the emulator and the load
     sql_statements: int | None = None
     transactions: int | None = None
@@ -132,6 +133,7 @@ class Result:
     per_group_per_minute: int = 20
     throughput: float | None = None
     by_method: Counter[str] = field(default_factory=Counter)
+    too_many_by_method: Counter[str] = field(default_factory=Counter)
 
     @property
     def label(self) -> str:
@@ -329,6 +331,7 @@ async def run_delivery(
         result.transactions = last["transactions"] - first["transactions"]
         result.cpu = last["cpu"] - first["cpu"]
         result.cpu_loop = last["cpu_loop"] - first["cpu_loop"]
+        result.gc = last["gc"] - first["gc"]
         result.harness_cpu = last["harness_cpu"] - first["harness_cpu"]
         result.statements = census_between(first["by_text"], last["by_text"])
     result.profile = profile
@@ -466,6 +469,7 @@ def tally(
         if entry.get("error_code") == 429:
             result.too_many += 1
             result.group_too_many += in_group
+            result.too_many_by_method[entry["method"]] += 1
         if in_group and entry.get("ok") and entry["method"].lower() in GROUP_METHODS:
             result.group_calls += 1
             result.by_method[entry["method"]] += 1
@@ -573,6 +577,9 @@ def render(results: Sequence[Result]) -> str:
     for r in results:
         calls = ", ".join(f"{name} {n}" for name, n in r.by_method.most_common())
         out.append(f"Group API calls of {r.label}: {calls or 'none'}.")
+        if r.too_many_by_method:
+            refused = ", ".join(f"{name} {n}" for name, n in r.too_many_by_method.most_common())
+            out.append(f"429s of {r.label}, by method: {refused}.")
     if not spec.limits:
         out += [
             "[2] visible messages ÷ (last first-seen − first send); bounded by the schedule "
@@ -629,7 +636,8 @@ def render_profile(result: Result, top: int = 30) -> str:
         out.append(
             f"[{result.label}] CPU ms per client message: {result.cpu / accepted * 1000:.2f}, "
             f"of them {result.cpu_loop / accepted * 1000:.2f} in the event loop's thread and "
-            f"{(result.cpu - result.cpu_loop) / accepted * 1000:.2f} in the others (aiosqlite)"
+            f"{(result.cpu - result.cpu_loop) / accepted * 1000:.2f} in the others (aiosqlite); "
+            f"{(result.gc or 0) / accepted * 1000:.2f} in the garbage collector"
         )
     total = sum(result.statements.values())
     out.append(

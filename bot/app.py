@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     ClientDecodeError,
@@ -50,6 +49,7 @@ from tgapi.limits import BotRateLimit, GroupBudget
 from tgapi.parse import SOURCE
 from tgapi.polling import DurablePoller
 from tgapi.responses import keep_response_types
+from tgapi.session import JsonSession
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -65,7 +65,8 @@ class StartupError(Exception):
 
 
 def make_bot(token: str, api_url: str) -> Bot:
-    bot = Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(api_url)))
+    # Calls without files as one JSON body (tgapi/session.py), not a multipart form.
+    bot = Bot(token, session=JsonSession(api=TelegramAPIServer.from_base(api_url)))
     # Telegram's limit for the whole bot (~30 messages/s), kept before any 429 comes.
     bot.session.middleware(BotRateLimit())
     keep_response_types()  # aiogram's answer models, built once (not again after each GC)

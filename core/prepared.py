@@ -31,6 +31,24 @@ def _sentinel(name: str, kind: type, index: int) -> Any:
     raise TypeError(f"a prepared value is an int or a str, not {kind.__name__} ({name})")
 
 
+def _parameterized(
+    build: Callable[..., Any], kinds: dict[str, type], db: Any, shape: tuple[Hashable, ...]
+) -> tuple[Any, str, tuple[str | None, ...], tuple[Any, ...]]:
+    """The queryset `build` makes with a sentinel for each value, its SQL, and per parameter
+    the name of the value that goes there (None: the constant kept for it)."""
+    sentinels = {
+        name: _sentinel(name, kind, index) for index, (name, kind) in enumerate(kinds.items())
+    }
+    queryset = build(*shape, **sentinels)
+    queryset._db = db
+    queryset._make_query()
+    sql, params = queryset.query.get_parameterized_sql()
+    by_value = {value: name for name, value in sentinels.items()}
+    slots = tuple(by_value.get(p) if isinstance(p, int | str) else None for p in params)
+    constants = tuple(None if slot else p for slot, p in zip(slots, params, strict=True))
+    return queryset, sql, slots, constants
+
+
 @dataclass(frozen=True)
 class _Built:
     sql: str
@@ -72,20 +90,11 @@ class PreparedSelect(Generic[M]):
         self._built: dict[tuple[Hashable, ...], _Built] = {}
 
     def _prepare(self, db: Any, shape: tuple[Hashable, ...]) -> _Built:
-        sentinels = {
-            name: _sentinel(name, kind, index)
-            for index, (name, kind) in enumerate(self._kinds.items())
-        }
-        queryset = self._build(*shape, **sentinels)
-        queryset._db = db
-        queryset._make_query()
-        sql, params = queryset.query.get_parameterized_sql()
-        by_value = {value: name for name, value in sentinels.items()}
-        slots = tuple(by_value.get(p) if isinstance(p, int | str) else None for p in params)
+        queryset, sql, slots, constants = _parameterized(self._build, self._kinds, db, shape)
         return _Built(
             sql=sql,
             slots=slots,
-            constants=tuple(None if slot else p for slot, p in zip(slots, params, strict=True)),
+            constants=constants,
             select_related_idx=queryset._select_related_idx,
             custom_fields=list(queryset._annotations),
             model=queryset.model,
@@ -118,6 +127,37 @@ class PreparedSelect(Generic[M]):
     async def first(self, *shape: Hashable, **values: Any) -> M | None:
         rows = await self.all(*shape, **values)
         return rows[0] if rows else None
+
+
+class PreparedValues:
+    """Like PreparedSelect, for a query of plain values (`values_list`, `count`): built once
+    per shape and database, run as its SQL; the rows as the database gives them, each a tuple
+    of its columns (no model, no conversion: for ints and strings as stored)."""
+
+    def __init__(self, model: type[Model], build: Callable[..., Any], **kinds: type) -> None:
+        self._model = model
+        self._build = build
+        self._kinds = kinds
+        self._built: dict[
+            tuple[Hashable, ...], tuple[str, tuple[str | None, ...], tuple[Any, ...]]
+        ] = {}
+
+    async def rows(self, *shape: Hashable, **values: Any) -> list[tuple[Any, ...]]:
+        db = self._model._choose_db(False)
+        key = (db.capabilities.dialect, *shape)
+        built = self._built.get(key)
+        if built is None:
+            _, sql, slots, constants = _parameterized(self._build, self._kinds, db, shape)
+            if {slot for slot in slots if slot is not None} != set(values):
+                raise ValueError(f"prepared values {sorted(values)} ≠ the query's")
+            built = self._built[key] = (sql, slots, constants)
+        sql, slots, constants = built
+        params = [
+            values[slot] if slot is not None else constant
+            for slot, constant in zip(slots, constants, strict=True)
+        ]
+        _, rows = await db.execute_query(sql, params)
+        return [tuple(row) for row in rows]
 
 
 # ---- inserts that skip rows already there ---------------------------------------------------

@@ -10,7 +10,7 @@ from tortoise.functions import Count
 
 from core.lifecycle import DialogStatus
 from core.models import Channel, Client, Dialog, Message, MessageKind, Tag
-from core.prepared import PreparedSelect
+from core.prepared import PreparedSelect, PreparedValues
 
 
 class Sort(StrEnum):
@@ -67,8 +67,18 @@ async def other_dialogs(client_id: int, exclude_id: int, limit: int = 3) -> list
     )
 
 
+# Built once: read for every card (see core/prepared.py).
+_COUNT_OTHER_DIALOGS = PreparedValues(
+    Dialog,
+    lambda client_id, exclude_id: Dialog.filter(client_id=client_id).exclude(id=exclude_id).count(),
+    client_id=int,
+    exclude_id=int,
+)
+
+
 async def count_other_dialogs(client_id: int, exclude_id: int) -> int:
-    return await Dialog.filter(client_id=client_id).exclude(id=exclude_id).count()
+    rows = await _COUNT_OTHER_DIALOGS.rows(client_id=client_id, exclude_id=exclude_id)
+    return int(rows[0][0]) if rows else 0
 
 
 async def last_message(dialog_id: int) -> Message | None:
@@ -101,8 +111,16 @@ async def tag_counts() -> list[tuple[str, int, int]]:
     return result
 
 
+# Built once: read for every card (see core/prepared.py).
+_TAG_NAMES = PreparedValues(
+    Tag,
+    lambda dialog_id: Tag.filter(dialogs__id=dialog_id).values_list("name", flat=True),
+    dialog_id=int,
+)
+
+
 async def tag_names(dialog_id: int) -> list[str]:
-    return sorted(await Tag.filter(dialogs__id=dialog_id).values_list("name", flat=True))  # type: ignore[arg-type]
+    return sorted(str(row[0]) for row in await _TAG_NAMES.rows(dialog_id=dialog_id))
 
 
 # Built once: read for every new topic's title and every card (see core/prepared.py).

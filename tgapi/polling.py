@@ -20,15 +20,17 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import GetUpdates, Response
 from aiogram.types import Update
 
 from core.clock import Clock
 from core.inbox import Inbox
 from core.models import InboxItem
+from tgapi.dispatch import inline_filters
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,20 @@ MAX_ATTEMPTS = 3
 CONCURRENCY = 8
 
 ChatKey = int | None
+
+
+class RawUpdates(GetUpdates):
+    """getUpdates answered with the updates as Telegram sent them (JSON objects): they are
+    stored so, and become aiogram's `Update` once, when processed — not also on arrival (a
+    parse and a dump per update more). One Telegram sent that aiogram cannot read is stored
+    all the same and set aside like any failing update, instead of failing the whole poll."""
+
+    __returning__ = list[dict[str, Any]]
+
+
+# Held for the life of the process (see tgapi/responses.py: pydantic would build it again
+# after each garbage collection).
+_RAW_ANSWER = Response[list[dict[str, Any]]]
 
 
 class UpdateFailed(Exception):
@@ -93,6 +109,7 @@ class DurablePoller:
         name: str = "Telegram",
         concurrency: int = CONCURRENCY,
     ) -> None:
+        inline_filters()  # plain filters called in place, not in a thread each
         self.bot = bot
         self.health = health
         self.name = name
@@ -118,11 +135,13 @@ class DurablePoller:
     async def store(self, update: Update) -> None:
         await self.store_all([update])
 
-    async def store_all(self, updates: list[Update]) -> list[InboxItem]:
-        """A long poll's updates, in one statement; the rows as stored. Already stored before
-        a restart: the unique (source, key) keeps one."""
+    async def store_all(self, updates: list[Update] | list[dict[str, Any]]) -> list[InboxItem]:
+        """A long poll's updates (as Telegram sent them, or parsed), in one statement; the
+        rows as stored. Already stored before a restart: the unique (source, key) keeps one."""
         events = [
-            (
+            (str(update["update_id"]), update)
+            if isinstance(update, dict)
+            else (
                 str(update.update_id),
                 update.model_dump(mode="json", exclude_none=True, by_alias=True),
             )
@@ -244,10 +263,13 @@ class DurablePoller:
                 self._reread = True
                 log.warning("reading stored updates failed (%s); polling on", exc)
             try:
-                updates = await self.bot.get_updates(
-                    offset=offset,
-                    timeout=self.timeout,
-                    allowed_updates=ALLOWED_UPDATES,
+                updates = cast(
+                    list[dict[str, Any]],
+                    await self.bot(
+                        RawUpdates(
+                            offset=offset, timeout=self.timeout, allowed_updates=ALLOWED_UPDATES
+                        )
+                    ),
                 )
                 failures = 0
                 if self.health:
@@ -271,7 +293,7 @@ class DurablePoller:
                 stored = await self.store_all(updates)
                 if updates:
                     # Told to Telegram (the next offset) only once they are stored.
-                    offset = max(u.update_id for u in updates) + 1
+                    offset = max(int(u["update_id"]) for u in updates) + 1
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

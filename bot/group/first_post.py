@@ -4,6 +4,9 @@ the post's poster's budget."""
 
 from __future__ import annotations
 
+from tortoise.expressions import Subquery
+from tortoise.queryset import QuerySet
+
 from bot.group.rows import POSTERS
 from bot.storage import TopicLink
 from bot.team.answers import quietly
@@ -11,9 +14,10 @@ from bot.team.context import Team
 from bot.team.keyboards import with_originals
 from bot.team.steps import done
 from core import copies
-from core.models import Dialog, MessageKind, OutboxItem
+from core.models import Dialog, MessageCopy, MessageKind, OutboxItem, fit_key
 from core.models import Message as ClientMessage
 from core.outbox import Priority, RetryLater, enqueue
+from core.prepared import PreparedSelect
 from tgapi.parse import bot_of
 
 # The Close/Snooze buttons of a client's first post off, once the card carries them.
@@ -22,6 +26,26 @@ CARD_STRIP = "topic.strip_buttons"
 # Taking the first post's buttons off is tried this often (seconds apart, more each time).
 STRIP_ATTEMPTS = 3
 STRIP_RETRY_SECONDS = 5.0
+
+
+_CHAT = MessageCopy._meta.fields_map["chat"].max_length  # type: ignore[attr-defined]
+
+
+def _first_shown(dialog_id: int, chat: str) -> QuerySet[MessageCopy]:
+    """The team's copies of the dialog's first client message, in order."""
+    first = (
+        ClientMessage.filter(dialog_id=dialog_id, kind=MessageKind.IN)
+        .order_by("id")
+        .limit(1)
+        .values("id")
+    )
+    return MessageCopy.filter(message_id=Subquery(first), side=copies.TEAM, chat=chat).order_by(
+        "position"
+    )
+
+
+# Built once: read after every new card (see core/prepared.py).
+_FIRST_SHOWN = PreparedSelect(MessageCopy, _first_shown, dialog_id=int, chat=str)
 
 
 class FirstPostButtons:
@@ -38,12 +62,8 @@ class FirstPostButtons:
     ) -> None:
         """A client's first post made while the topic had no card carries Close and Snooze;
         with a card in the topic those are the card's (and follow the status): off, once."""
-        first = (
-            await ClientMessage.filter(dialog_id=dialog.id, kind=MessageKind.IN)
-            .order_by("id")
-            .first()
-        )
-        shown = await copies.of(first.id, copies.TEAM, self.team.chat_id) if first else []
+        chat = fit_key(str(self.team.chat_id), _CHAT)
+        shown = await _FIRST_SHOWN.all(dialog_id=dialog.id, chat=chat)
         post = int(shown[0].external_id) if shown else None
         # Ids grow: a post of this topic lies between its creation and the new card; with a
         # card before it (`previous`), it was posted without buttons.
