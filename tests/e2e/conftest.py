@@ -160,6 +160,9 @@ async def team_forum(
     return int(group["chat_id"])
 
 
+People = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
+
+
 @contextlib.asynccontextmanager
 async def running_desk(
     emulator: Any,
@@ -195,15 +198,22 @@ async def running_desk(
             shutil.rmtree(app.settings.BLOBS_DIR, ignore_errors=True)
 
 
-async def build_desk(
-    emulator: Any, connectors: Sequence[Any] = (), **settings: Any
-) -> AsyncIterator[Desk]:
+async def team_and_client(emulator: Any) -> tuple[int, People]:
+    """The team bot, its forum with Olga (an administrator, English) and Pavel (a member,
+    Russian), and Ann, a client: (the forum's id, (Olga, Pavel, Ann)). A test that restarts
+    eadesk starts `running_desk` with these more than once."""
     await emulator.bot(TEAM_TOKEN, username=TEAM_BOT)
     operator = await emulator.user("Olga", username="olga", language_code="en")
     colleague = await emulator.user("Pavel", username="pavel", language_code="ru")
     client = await emulator.user("Ann", last_name="Lee", language_code="en")
     chat_id = await team_forum(emulator, operator, colleague)
-    people = (operator, colleague, client)
+    return chat_id, (operator, colleague, client)
+
+
+async def build_desk(
+    emulator: Any, connectors: Sequence[Any] = (), **settings: Any
+) -> AsyncIterator[Desk]:
+    chat_id, people = await team_and_client(emulator)
     async with running_desk(emulator, chat_id, *people, connectors, **settings) as desk:
         yield desk
 

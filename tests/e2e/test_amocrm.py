@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from core.models import Contact, ContactKind, Dialog
-from tests.e2e.conftest import TEAM_BOT, TEAM_TOKEN, Desk, running_desk, team_forum
+from tests.e2e.conftest import Desk, running_desk, team_and_client
 from tests.e2e.teamwork import card_of, new_topic, teamwork_desk
 from tests.fakes.amocrm import TOKEN, FakeAmoCrm
 
@@ -144,12 +144,7 @@ async def test_a_slow_or_failing_amocrm_never_holds_a_card_back(
 async def test_a_restart_keeps_the_last_known_deals(
     emulator: Any, fake: FakeAmoCrm, tmp_path: Path
 ) -> None:
-    await emulator.bot(TEAM_TOKEN, username=TEAM_BOT)
-    olga = await emulator.user("Olga", username="olga", language_code="en")
-    pavel = await emulator.user("Pavel", username="pavel", language_code="ru")
-    ann = await emulator.user("Ann", last_name="Lee", language_code="en")
-    chat_id = await team_forum(emulator, olga, pavel)
-    people = (olga, pavel, ann)
+    chat_id, people = await team_and_client(emulator)
     settings = {
         "DATABASE_URL": f"sqlite://{tmp_path / 'db.sqlite3'}",
         "AMOCRM_BASE_URL": fake.url,

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.storage import topic_link
 from core.models import Dialog
-from tests.e2e.conftest import TEAM_BOT, TEAM_TOKEN, Desk, running_desk, team_forum
+from tests.e2e.conftest import Desk, running_desk, team_and_client
 from tests.e2e.teamwork import private_has, start_private
 
 RULES = """\
@@ -30,12 +30,8 @@ async def nudges(desk: Desk, thread: int) -> list[dict[str, Any]]:
 async def test_the_nudge_comes_once_per_wait_across_a_restart(
     emulator: Any, tmp_path: Path
 ) -> None:
-    await emulator.bot(TEAM_TOKEN, username=TEAM_BOT)
-    olga = await emulator.user("Olga", username="olga", language_code="en")
-    pavel = await emulator.user("Pavel", username="pavel", language_code="ru")
-    ann = await emulator.user("Ann", last_name="Lee", language_code="en")
-    chat_id = await team_forum(emulator, olga, pavel)
-    people = (olga, pavel, ann)
+    chat_id, people = await team_and_client(emulator)
+    olga, _, ann = people
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
     settings = {

@@ -17,7 +17,7 @@ from core.clock import FrozenClock
 from core.digests import DigestKind, due_periods, parse_digest_time
 from core.lifecycle import DialogStatus
 from core.models import Message
-from tests.e2e.conftest import TEAM_BOT, TEAM_TOKEN, Desk, running_desk, team_forum
+from tests.e2e.conftest import Desk, running_desk, team_and_client
 from tests.e2e.teamwork import new_topic, private_has, start_private, teamwork_desk
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -119,12 +119,8 @@ async def test_managers_get_yesterdays_numbers_and_on_monday_the_weeks(
 async def test_a_digest_arrives_at_its_time_after_a_restart_and_not_twice(
     emulator: Any, tmp_path: Path
 ) -> None:
-    await emulator.bot(TEAM_TOKEN, username=TEAM_BOT)
-    olga = await emulator.user("Olga", username="olga", language_code="en")
-    pavel = await emulator.user("Pavel", username="pavel", language_code="ru")
-    ann = await emulator.user("Ann", last_name="Lee", language_code="en")
-    chat_id = await team_forum(emulator, olga, pavel)
-    people = (olga, pavel, ann)
+    chat_id, people = await team_and_client(emulator)
+    olga, pavel = people[:2]
     # Pavel, a member, is a manager by MANAGERS: he reads his in Russian.
     settings = {
         "DATABASE_URL": f"sqlite://{tmp_path / 'db.sqlite3'}",

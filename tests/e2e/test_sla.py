@@ -10,7 +10,7 @@ from typing import Any
 
 from core.clock import FrozenClock
 from core.models import Dialog
-from tests.e2e.conftest import TEAM_BOT, TEAM_TOKEN, Desk, running_desk, team_forum
+from tests.e2e.conftest import TEAM_BOT, TEAM_TOKEN, Desk, running_desk, team_and_client, team_forum
 from tests.e2e.teamwork import (
     board_of,
     has,
@@ -41,12 +41,8 @@ async def topic_lines(desk: Desk, thread: int, needle: str) -> list[dict[str, An
 async def test_sla_warning_and_breach_come_once_each_also_after_a_restart(
     emulator: Any, tmp_path: Path
 ) -> None:
-    await emulator.bot(TEAM_TOKEN, username=TEAM_BOT)
-    olga = await emulator.user("Olga", username="olga", language_code="en")
-    pavel = await emulator.user("Pavel", username="pavel", language_code="ru")
-    ann = await emulator.user("Ann", last_name="Lee", language_code="en")
-    chat_id = await team_forum(emulator, olga, pavel)
-    people = (olga, pavel, ann)
+    chat_id, people = await team_and_client(emulator)
+    olga = people[0]
     clock = FrozenClock()
     settings = {
         "DATABASE_URL": f"sqlite://{tmp_path / 'db.sqlite3'}",

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from core.models import Task
-from tests.e2e.conftest import TEAM_BOT, TEAM_TOKEN, Desk, running_desk, team_forum
+from tests.e2e.conftest import Desk, running_desk, team_and_client
 from tests.e2e.teamwork import (
     card_of,
     desk_fixture,
@@ -178,12 +178,8 @@ async def _lines(desk: Desk, thread: int, needle: str) -> list[dict[str, Any]]:
 async def test_a_task_reminder_arrives_at_its_due_time_after_a_restart(
     emulator: Any, tmp_path: Path
 ) -> None:
-    await emulator.bot(TEAM_TOKEN, username=TEAM_BOT)
-    olga = await emulator.user("Olga", username="olga", language_code="en")
-    pavel = await emulator.user("Pavel", username="pavel", language_code="ru")
-    ann = await emulator.user("Ann", last_name="Lee", language_code="en")
-    chat_id = await team_forum(emulator, olga, pavel)
-    people = (olga, pavel, ann)
+    chat_id, people = await team_and_client(emulator)
+    olga = people[0]
     url = f"sqlite://{tmp_path / 'db.sqlite3'}"
 
     async with running_desk(emulator, chat_id, *people, DATABASE_URL=url) as desk:
