@@ -22,7 +22,7 @@ from core.content import Content
 from core.events import AssigneeChanged, MessageCreated, StatusChanged
 from core.models import Dialog, MessageKind, Operator, OutboxItem, OutboxStatus
 from core.models import Message as CoreMessage
-from core.outbox import GiveUp, Priority, RetryLater, enqueue
+from core.outbox import GiveUp, Priority, enqueue
 from tgapi.errors import call
 
 PRIVATE_ASSIGNED = "private.assigned"
@@ -288,10 +288,7 @@ class AssigneeNotices:
         return link.title, topic_url(self.team.chat_id, link.thread_id)
 
     async def send_private(self, operator: Operator, dialog_id: int, text: str) -> None:
-        member = await self.team.membership.is_member(operator.user_id)
-        if member is None:
-            raise RetryLater(60, "cannot check the team membership")
-        if not member:
+        if not await self.team.membership.still_on_team(operator.user_id):
             return  # off the team: no notices (their dialogs are unassigned already)
         try:
             await call(self.team.bot.send_message(operator.user_id, text))

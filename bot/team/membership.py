@@ -27,6 +27,7 @@ from aiogram.types import (
 
 from core.lifecycle import DialogStatus
 from core.models import Dialog, Operator
+from core.outbox import RetryLater
 from core.service import Core
 from tgapi.errors import UnknownUser, translate
 
@@ -109,6 +110,14 @@ class Membership:
     async def is_member(self, user_id: int, *, recheck_outsider: bool = False) -> bool | None:
         standing = await self.standing(user_id, recheck_outsider=recheck_outsider)
         return None if standing is None else standing.member
+
+    async def still_on_team(self, user_id: int) -> bool:
+        """For outbox work addressed to a member (a notice, a reminder): whether they are on
+        the team still; when Telegram cannot say, the row is tried again in a minute."""
+        member = await self.is_member(user_id)
+        if member is None:
+            raise RetryLater(60, "cannot check the team membership")
+        return member
 
     async def is_admin(self, user_id: int) -> bool:
         standing = await self.standing(user_id)

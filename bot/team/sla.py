@@ -19,7 +19,7 @@ from bot.team.links import topic_url
 from bot.team.richtext import Rich
 from core.durations import format_duration
 from core.models import Dialog, Operator, OutboxItem
-from core.outbox import GiveUp, Priority, RetryLater, enqueue
+from core.outbox import GiveUp, Priority, enqueue
 from core.sla import BREACH, SlaAlert
 from tgapi.errors import call
 
@@ -70,10 +70,7 @@ class SlaNotices:
             return
         if dialog.assignee_id != operator.id:  # type: ignore[attr-defined]
             return  # someone else's by now
-        member = await self.team.membership.is_member(operator.user_id)
-        if member is None:
-            raise RetryLater(60, "cannot check the team membership")
-        if not member:
+        if not await self.team.membership.still_on_team(operator.user_id):
             return
         lang = pick_language(operator.language)
         key = f"sla.private_{payload['stage']}_{payload['target']}"

@@ -30,7 +30,7 @@ from bot.team.richtext import Rich
 from bot.team.steps import done, mark, update_key
 from core.context import CoreContext
 from core.models import Dialog, Operator, OutboxItem, OutboxStatus, Task
-from core.outbox import GiveUp, Priority, RetryLater, enqueue
+from core.outbox import GiveUp, Priority, enqueue
 from core.tasks import (
     TaskChanged,
     TaskDue,
@@ -197,10 +197,7 @@ class Tasks:
             return  # gone, or done before the reminder went out
         if task.assignee_id != operator.id:  # type: ignore[attr-defined]
             return  # someone else's by now
-        member = await self.team.membership.is_member(operator.user_id)
-        if member is None:
-            raise RetryLater(60, "cannot check the team membership")
-        if not member:
+        if not await self.team.membership.still_on_team(operator.user_id):
             return
         lang = pick_language(operator.language)
         if item.payload.get("why") == "given":
