@@ -13,23 +13,7 @@ from core.assignment import AssignPolicy
 from core.automations.engine import RulesFile, read_rules
 from core.automations.rules import RulesError, parse_rules
 from core.sla import KEEP
-
-EXAMPLE = """\
-- name: out of hours
-  when: new_episode
-  if: {outside_business_hours: true}
-  then: [{send_template: after_hours}]
-- name: billing to Pavel
-  when: new_dialog
-  if: {text_matches: "(?i)счёт|invoice|оплат"}
-  then: [{tag: billing}, {assign: "@pavel"}]
-- name: everyone else, fairly
-  when: new_dialog
-  then: [{assign: {round_robin: on_duty, max_open: 15}}]
-- name: nudge
-  when: {waiting_for_operator: 30m}
-  then: [{comment: "⏰ 30 minutes without an answer"}, {notify: managers}]
-"""
+from tests.automation_example import EXAMPLE
 
 
 def test_the_issue_example_parses_as_written():

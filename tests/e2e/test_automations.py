@@ -18,28 +18,12 @@ from core.content import Content
 from core.ingest import Inbound, Sender
 from core.lifecycle import DialogStatus
 from core.models import ContactKind, Dialog, Message, MessageKind, Operator
+from tests.automation_example import EXAMPLE
 from tests.e2e.conftest import Desk, build_desk
 from tests.e2e.teamwork import has, private_has, said, start_private
 from tests.loopback.connector import LoopbackConnector
 
 MOSCOW = ZoneInfo("Europe/Moscow")
-
-EXAMPLE = """\
-- name: out of hours
-  when: new_episode
-  if: {outside_business_hours: true}
-  then: [{send_template: after_hours}]
-- name: billing to Pavel
-  when: new_dialog
-  if: {text_matches: "(?i)счёт|invoice|оплат"}
-  then: [{tag: billing}, {assign: "@pavel"}]
-- name: everyone else, fairly
-  when: new_dialog
-  then: [{assign: {round_robin: on_duty, max_open: 15}}]
-- name: nudge
-  when: {waiting_for_operator: 30m}
-  then: [{comment: "⏰ 30 minutes without an answer"}, {notify: managers}]
-"""
 
 AFTER_HOURS = "Hello {client}, we are closed now: we answer from 9:00."
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.checks import check_telegram
+from tests.automation_example import EXAMPLE
 from tests.e2e.conftest import settings_for
-from tests.e2e.test_automations import EXAMPLE
 from tests.e2e.test_check import make_group
 
 
