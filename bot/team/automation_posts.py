@@ -13,8 +13,7 @@ from bot.team.context import Team
 from bot.team.group_answers import queue_answer
 from bot.team.links import topic_url
 from core.automations import NOTIFY, SHOW
-from core.automations.engine import ROBOT_USER_ID
-from core.models import Message, MessageKind, Operator, OutboxItem
+from core.models import Message, MessageKind, OutboxItem
 from core.outbox import RetryLater
 from tgapi.errors import call
 from tgapi.text import with_header
@@ -52,24 +51,12 @@ class AutomationPosts:
             thread_id=link.thread_id,
         )
 
-    async def managers(self) -> list[Operator]:
-        """The managers (the group's administrators and MANAGERS) who started the bot."""
-        found = []
-        for operator in await Operator.filter(active=True, can_message=True):
-            if operator.user_id == ROBOT_USER_ID:
-                continue
-            if self.team.settings.is_manager(
-                operator.user_id, operator.username
-            ) or await self.team.membership.is_admin(operator.user_id):
-                found.append(operator)
-        return found
-
     async def notify(self, item: OutboxItem) -> None:
         p = item.payload
         link = await topic_link(p["dialog_id"])
         title = link.title if link else f"#{p['dialog_id']}"
         url = topic_url(self.team.chat_id, link.thread_id) if link else ""
-        for operator in await self.managers():
+        for operator in await self.team.managers_in_private():
             lang = pick_language(operator.language)
             text = t("rules.notify", lang, rule=p["rule"], title=title, url=url).strip()
             try:

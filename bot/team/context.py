@@ -18,7 +18,10 @@ from bot.team.group_answers import queue_reply
 from bot.team.membership import Membership
 from bot.team.roles import remember_operator
 from core.clock import Clock
+from core.models import Operator
+from core.outbox import RetryLater
 from core.service import Core
+from tgapi.errors import call
 from tgapi.text import split
 
 Middleware = Callable[
@@ -53,6 +56,23 @@ class Team:
         if self.settings.is_manager(user.id, user.username):
             return True
         return await self.membership.is_admin(user.id)
+
+    async def managers_in_private(self) -> list[Operator]:
+        """The managers the bot may write to: the group's administrators (Telegram asked once
+        for all of them) and MANAGERS, among the operators on the team who started the bot.
+        When Telegram cannot say, the caller's outbox row is tried again in a minute."""
+        try:
+            admins = await call(self.bot.get_chat_administrators(self.chat_id))
+        except Exception as exc:
+            raise RetryLater(60, f"cannot list the group's administrators: {exc}") from exc
+        admin_ids = {member.user.id for member in admins if not member.user.is_bot}
+        found = await Operator.filter(active=True, can_message=True).order_by("id")
+        return [
+            operator
+            for operator in found
+            if operator.user_id in admin_ids
+            or self.settings.is_manager(operator.user_id, operator.username)
+        ]
 
     async def confirm(self, message: Message, text: str, mark: str = "👌") -> None:
         """A done command: a line that says who did what — or, while the group's budget is

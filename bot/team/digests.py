@@ -24,7 +24,7 @@ from bot.team.stats import period_text
 from core.content import Span
 from core.digests import DigestDue, DigestKind, mark
 from core.models import Operator, OutboxItem
-from core.outbox import GiveUp, Priority, RetryLater, enqueue
+from core.outbox import GiveUp, Priority, enqueue
 from core.reporting import days_period
 from tgapi.errors import call
 from tgapi.text import split, to_entities, with_header
@@ -59,29 +59,10 @@ class DigestSender:
         }
         await enqueue(self.core.ctx, DIGEST_MANAGERS, payload, priority=Priority.PRIVATE)
 
-    async def managers(self) -> list[Operator]:
-        """The managers the bot may write to: the group's administrators and MANAGERS, among
-        the operators on the team who started the bot."""
-        settings = self.team.settings
-        admins = await call(self.team.bot.get_chat_administrators(self.team.chat_id))
-        admin_ids = {member.user.id for member in admins if not member.user.is_bot}
-        found = await Operator.filter(active=True, can_message=True).order_by("id")
-        return [
-            operator
-            for operator in found
-            if operator.user_id in admin_ids
-            or settings.is_manager(operator.user_id, operator.username)
-        ]
-
     async def to_managers(self, item: OutboxItem) -> dict[str, int]:
         """One private row per manager (each once: a mark per manager)."""
         payload = item.payload
-        try:
-            managers = await self.managers()
-        except RetryLater:
-            raise
-        except Exception as exc:
-            raise RetryLater(60, f"cannot list the group's administrators: {exc}") from exc
+        managers = await self.team.managers_in_private()
         now = self.core.clock.now()
         first = date.fromisoformat(payload["first"])
         queued = 0
