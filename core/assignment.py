@@ -40,21 +40,28 @@ class AssignPolicy:
     max_open: int | None = None  # an operator with this many open dialogs is skipped
 
 
-async def find_named(name: str) -> Operator | None:
-    """An active operator by "@username", username, user id or name (case-insensitive)."""
-    text = name.strip()
+async def find_operator(
+    mention: str, *, departed_too: bool = False, by_name: bool = False
+) -> Operator | None:
+    """An operator by "@username", username or user id — with `by_name`, also by their name
+    when it is not written with "@" (case-insensitive). Only those on the team, unless
+    `departed_too`; a username may have changed hands: the one on the team, then the newest."""
+    text = mention.strip()
     bare = text.lstrip("@")
     if not bare:
         return None
-    active = Operator.filter(active=True)
+    wanted = [Operator.filter(username__iexact=bare)]
     if bare.isdigit():
-        found = await active.filter(user_id=int(bare)).first()
+        wanted.insert(0, Operator.filter(user_id=int(bare)))
+    if by_name and not text.startswith("@"):
+        wanted.append(Operator.filter(name__iexact=text))
+    for query in wanted:
+        if not departed_too:
+            query = query.filter(active=True)
+        found = await query.order_by("-active", "-id").first()
         if found is not None:
             return found
-    found = await active.filter(username__iexact=bare).order_by("-id").first()
-    if found is None and not text.startswith("@"):
-        found = await active.filter(name__iexact=text).order_by("-id").first()
-    return found
+    return None
 
 
 async def open_counts(operator_ids: list[int], except_dialog: int | None = None) -> dict[int, int]:
@@ -80,7 +87,7 @@ async def choose(ctx: CoreContext, policy: AssignPolicy, dialog_id: int) -> Oper
     """The operator the policy gives the dialog to, or None when nobody fits. Records the
     pick (`auto_assigned_at`) — call it only when the assignment will be made."""
     if policy.operator:
-        named = await find_named(policy.operator)
+        named = await find_operator(policy.operator, by_name=True)
         candidates = [named] if named is not None else []
     else:
         query = Operator.filter(active=True)

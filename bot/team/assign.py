@@ -18,6 +18,7 @@ from bot.team.context import Team, group_router
 from bot.team.group_answers import queue_answer, queue_edit, thread_of
 from bot.team.links import topic_url
 from bot.team.roles import remember_operator
+from core.assignment import find_operator
 from core.content import Content
 from core.events import AssigneeChanged, MessageCreated, StatusChanged
 from core.models import Dialog, MessageKind, Operator, OutboxItem, OutboxStatus
@@ -28,21 +29,6 @@ from tgapi.errors import call
 PRIVATE_ASSIGNED = "private.assigned"
 PRIVATE_ACTIVITY = "private.activity"
 MAX_BUTTONS = 24
-
-
-async def find_operator(mention: str, *, departed_too: bool = False) -> Operator | None:
-    name = mention.strip().lstrip("@")
-    if not name:
-        return None
-    found = (
-        Operator.filter(user_id=int(name))
-        if name.isdigit()
-        else Operator.filter(username__iexact=name)
-    )
-    if not departed_too:
-        found = found.filter(active=True)
-    # A username may have changed hands: the one on the team, then the newest.
-    return await found.order_by("-active", "-id").first()
 
 
 def operators_keyboard(

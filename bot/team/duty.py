@@ -56,7 +56,8 @@ def duty_router(team: Team, name: str) -> Router:
         on = word in ON_WORDS
         await set_duty(operator, on)
         key = "duty.now_on" if on else "duty.now_off"
-        await team.answer(message, t(key, lang, name=operator.name))
+        # In a busy group a reaction on the command: it costs the group's budget nothing.
+        await team.confirm(message, t(key, lang, name=operator.name))
 
     @router.callback_query(DutyData.filter())
     async def duty_button(

@@ -18,11 +18,11 @@ from aiogram.types import (
 from bot.callbacks import ListPageData, SortCode
 from bot.i18n import t
 from bot.team.answers import quietly
-from bot.team.assign import find_operator
 from bot.team.context import Team
 from bot.team.group_answers import queue_edit
 from bot.team.lines import add_dialog_line
 from bot.team.richtext import Rich
+from core.assignment import find_operator
 from core.dialogs import normalize_tag
 from core.lifecycle import DialogStatus
 from core.models import Channel, Operator, Tag

@@ -21,13 +21,14 @@ from bot.group.rows import queue_notice
 from bot.i18n import pick_language, t
 from bot.storage import topic_link
 from bot.team.answers import quietly
-from bot.team.assign import find_operator, not_assignable
+from bot.team.assign import not_assignable
 from bot.team.context import Team, group_router
 from bot.team.group_answers import queue_edit
 from bot.team.lines import local
 from bot.team.links import topic_url
 from bot.team.richtext import Rich
 from bot.team.steps import done, mark, update_key
+from core.assignment import find_operator
 from core.context import CoreContext
 from core.models import Dialog, Operator, OutboxItem, OutboxStatus, Task
 from core.outbox import GiveUp, Priority, enqueue
