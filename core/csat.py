@@ -63,6 +63,7 @@ from core.models import (
     SurveyStatus,
 )
 from core.outbox import GiveUp, OutboxWorker, Priority, RetryLater, enqueue
+from core.prepared import PreparedValues
 
 log = logging.getLogger(__name__)
 
@@ -133,16 +134,25 @@ class ClientRatings:
     count: int
 
 
+# Built once: read for every card (see core/prepared.py).
+_RATED = PreparedValues(
+    CsatSurvey,
+    lambda client_id: (
+        CsatSurvey.filter(client_id=client_id, status=SurveyStatus.RATED)
+        .order_by("rated_at", "id")
+        .values_list("score", flat=True)
+    ),
+    client_id=int,
+)
+
+
 async def client_ratings(client_id: int) -> ClientRatings | None:
     """The client's ratings (every dialog of theirs): the latest, the average, how many."""
-    rows = await CsatSurvey.filter(client_id=client_id, status=SurveyStatus.RATED).values_list(
-        "score", "rated_at"
-    )
-    scores = [(at, int(score)) for score, at in rows if score is not None]
-    if not scores:
+    values = [
+        int(score) for (score,) in await _RATED.rows(client_id=client_id) if score is not None
+    ]
+    if not values:
         return None
-    scores.sort(key=lambda pair: pair[0])
-    values = [score for _, score in scores]
     return ClientRatings(values[-1], sum(values) / len(values), len(values))
 
 

@@ -46,10 +46,11 @@ log = logging.getLogger(__name__)
 
 class Priority(IntEnum):
     CLIENT_REPLY = 10
+    # A client's message into the topics: into its topic, or a new client's topic with its
+    # card. Alike, so first come, first served (see bot.group.card.Card.first_card).
     TOPIC_MESSAGE = 20
     # An answer to a person who just acted (a command, a button): after the clients' messages.
     ANSWER = 25
-    TOPIC_CREATE = 30
     PRIVATE = 40
     COSMETIC = 90
 
@@ -147,7 +148,9 @@ class Budget:
 
 
 class OutboxWorker:
-    def __init__(self, ctx: CoreContext, concurrency: int = 8, poll: float = 5.0) -> None:
+    # Rows of one round, taken together and sent at once (a budget admits only what fits):
+    # with few, a burst of new dialogs waits round after round for each round's slowest call.
+    def __init__(self, ctx: CoreContext, concurrency: int = 64, poll: float = 5.0) -> None:
         self.ctx = ctx
         self.handlers: dict[str, Handler] = {}
         self.budgets: dict[str, Budget] = {}

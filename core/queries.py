@@ -9,7 +9,7 @@ from tortoise.exceptions import DoesNotExist
 from tortoise.functions import Count
 
 from core.lifecycle import DialogStatus
-from core.models import Channel, Client, Dialog, Message, MessageKind, Tag
+from core.models import Channel, Client, Contact, Dialog, Message, MessageKind, Tag, Task
 from core.prepared import PreparedSelect, PreparedValues
 
 
@@ -137,3 +137,45 @@ async def client_and_channel(dialog: Dialog) -> tuple[Client, Channel]:
     if row is None:
         raise DoesNotExist(Dialog)
     return row.client, row.channel
+
+
+# Built once: read for every card (see core/prepared.py).
+_DIALOG_BY_ID = PreparedSelect(
+    Dialog, lambda dialog_id: Dialog.filter(id=dialog_id).limit(1), dialog_id=int
+)
+_CLIENT_CONTACTS = PreparedSelect(
+    Contact, lambda client_id: Contact.filter(client_id=client_id).order_by("id"), client_id=int
+)
+_CLIENT_CHANNELS = PreparedSelect(
+    Channel,
+    lambda client_id: Channel.filter(dialogs__client_id=client_id).distinct(),
+    client_id=int,
+)
+_OPEN_TASKS = PreparedSelect(
+    Task,
+    lambda client_id: Task.filter(client_id=client_id, done_at=None).order_by("id"),
+    client_id=int,
+)
+
+
+async def dialog_by_id(dialog_id: int) -> Dialog:
+    """`Dialog.get(id=…)`, prepared: the outbox's handlers read it for every row."""
+    dialog = await _DIALOG_BY_ID.first(dialog_id=dialog_id)
+    if dialog is None:
+        raise DoesNotExist(Dialog)
+    return dialog
+
+
+async def client_contacts(client_id: int) -> list[Contact]:
+    """The client's contacts, oldest first."""
+    return await _CLIENT_CONTACTS.all(client_id=client_id)
+
+
+async def client_channels(client_id: int) -> list[Channel]:
+    """The channels the client has dialogs on, each once."""
+    return await _CLIENT_CHANNELS.all(client_id=client_id)
+
+
+async def open_tasks(client_id: int) -> list[Task]:
+    """The client's tasks not done yet, oldest first."""
+    return await _OPEN_TASKS.all(client_id=client_id)

@@ -37,6 +37,7 @@ from core.events import (
 from core.models import Dialog, OutboxItem, OutboxStatus
 from core.models import Message as ClientMessage
 from core.outbox import Priority, RetryLater, enqueue
+from core.queries import dialog_by_id
 from core.tasks import TaskChanged
 from tgapi.errors import ThreadGone, TopicClosed, is_not_modified
 from tgapi.parse import source_key
@@ -90,12 +91,15 @@ class Card:
 
     async def first_card(self, dialog_id: int) -> None:
         # In the topic's lane: the card is posted before the client's first message shows.
-        # It creates the topic, so it comes after client messages into existing topics.
+        # In turn with the clients' messages into existing topics, by age: a new client
+        # waits no longer than one who wrote earlier, and while the group is busy the later
+        # texts of clients already shown pile up meanwhile and go as one post (putting them
+        # first instead spent a call on each text as it came).
         await enqueue(
             self.core.ctx,
             CARD_SHOW,
             {"dialog_id": dialog_id, "initial": True},
-            priority=Priority.TOPIC_CREATE,
+            priority=Priority.TOPIC_MESSAGE,
             lane=f"topic:{dialog_id}",
         )
 
@@ -154,7 +158,7 @@ class Card:
     # ---- the outbox handler ---------------------------------------------------------------
 
     async def show(self, item: OutboxItem) -> None:
-        dialog = await Dialog.get(id=item.payload["dialog_id"])
+        dialog = await dialog_by_id(item.payload["dialog_id"])
         desk = self.gateway
         # The first card (in the topic's lane) may create the topic; redraws only follow one.
         if item.payload.get("initial"):

@@ -21,20 +21,20 @@ from core.csat import client_ratings
 from core.history import root_client
 from core.lifecycle import DialogStatus
 from core.models import (
-    Channel,
     ChannelKind,
     Client,
-    Contact,
     ContactKind,
     Dialog,
     Participant,
-    Task,
 )
 from core.models import Message as ClientMessage
 from core.queries import (
     client_and_channel,
+    client_channels,
+    client_contacts,
     count_other_dialogs,
     last_message,
+    open_tasks,
     other_dialogs,
     tag_names,
 )
@@ -130,8 +130,8 @@ class CardView:
     async def add_contacts(self, rich: Rich, client_id: int, lang: str | None = None) -> None:
         """Every contact of the client, each with the channels the client wrote on through it."""
         rich.line(t("card.contacts", lang or self.lang), bold=True)
-        channels = await Channel.filter(dialogs__client_id=client_id).distinct()
-        for contact in await Contact.filter(client_id=client_id).order_by("id"):
+        channels = await client_channels(client_id)
+        for contact in await client_contacts(client_id):
             where = sorted({c.name for c in channels if CONTACT_OF_CHANNEL[c.kind] == contact.kind})
             shown = contact.display or contact.value
             if contact.display and contact.display != contact.value:
@@ -167,7 +167,7 @@ class CardView:
 
     async def add_open_tasks(self, rich: Rich, client_id: int, now: Any) -> None:
         """The client's open tasks, soonest due first (/tasks in the topic lists them all)."""
-        tasks = await Task.filter(client_id=client_id, done_at=None).order_by("id")
+        tasks = await open_tasks(client_id)
         if not tasks:
             return
         lang, tz = self.lang, self.team.settings.tz
