@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.counters import SqlCensus
+from bot import loop
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -176,7 +177,7 @@ def main(argv: list[str]) -> int:
     config = json.loads(argv[0])
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     try:
-        asyncio.run(serve(config))
+        loop.run(serve(config))  # as `python -m bot run` runs eadesk
     except BaseException:
         logging.exception("eadesk's bench process failed")
         # A half-started eadesk may leave a database thread behind that would keep the

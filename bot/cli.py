@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic_core import PydanticUndefined
 
+from bot import loop
 from bot.config import (
     SIZE_SETTINGS,
     ConfigError,
@@ -166,7 +167,7 @@ def run_command() -> int:
     from bot.app import run_app  # the whole application loads only when it is run
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is the ordinary way to stop it
-        return EXIT_PROBLEMS if asyncio.run(run_app(settings)) else EXIT_OK
+        return EXIT_PROBLEMS if loop.run(run_app(settings)) else EXIT_OK
     return EXIT_OK
 
 
@@ -186,7 +187,7 @@ def sandbox_command(seed: str, reason: str | None = None) -> int:
     from sandbox.runner import run_sandbox
 
     with contextlib.suppress(KeyboardInterrupt):
-        return EXIT_PROBLEMS if asyncio.run(run_sandbox(seed)) else EXIT_OK
+        return EXIT_PROBLEMS if loop.run(run_sandbox(seed)) else EXIT_OK
     return EXIT_OK
 
 

@@ -571,29 +571,36 @@ def storable_json(value: Any) -> Any:
     return value
 
 
-_TEXT_FIELDS: dict[type[Model], list[tuple[str, int | None]]] = {}
-_JSON_FIELDS: dict[type[Model], list[str]] = {}
+# Per model, the columns a save fits: a string column with how many characters it holds
+# (None: unlimited), or JSON.
+JSON = "json"
+_FITTED: dict[type[Model], dict[str, int | str | None]] = {}
 
 
-def _text_fields(model: type[Model]) -> list[tuple[str, int | None]]:
-    """The model's string columns and how many characters each holds (None: unlimited)."""
-    if model not in _TEXT_FIELDS:
-        _TEXT_FIELDS[model] = [
-            (name, getattr(field, "max_length", None))
-            for name, field in model._meta.fields_map.items()
-            if isinstance(field, fields.CharField | fields.TextField)
-        ]
-    return _TEXT_FIELDS[model]
+def _fitted_columns(model: type[Model]) -> dict[str, int | str | None]:
+    if model not in _FITTED:
+        columns: dict[str, int | str | None] = {}
+        for name, field in model._meta.fields_map.items():
+            if isinstance(field, fields.CharField | fields.TextField):
+                columns[name] = getattr(field, "max_length", None)
+            elif isinstance(field, fields.JSONField):
+                columns[name] = JSON
+        _FITTED[model] = columns
+    return _FITTED[model]
 
 
-def _json_fields(model: type[Model]) -> list[str]:
-    if model not in _JSON_FIELDS:
-        _JSON_FIELDS[model] = [
-            name
-            for name, field in model._meta.fields_map.items()
-            if isinstance(field, fields.JSONField)
-        ]
-    return _JSON_FIELDS[model]
+def fitted(model: type[Model], name: str, value: Any) -> Any:
+    """`value` as it goes into the model's column `name` (see fit_to_columns)."""
+    columns = _fitted_columns(model)
+    if name not in columns or value is None:
+        return value
+    limit = columns[name]
+    if limit == JSON:
+        return storable_json(value)
+    if not isinstance(value, str) or isinstance(value, Enum):
+        return value
+    value = storable(value)
+    return value[:limit] if isinstance(limit, int) and len(value) > limit else value
 
 
 async def fit_to_columns(
@@ -604,23 +611,13 @@ async def fit_to_columns(
     they are looked up (`fit_key`); this is the net for everything else. A save of some
     fields (`update_fields`) fits those only: the others are not written."""
     only = set(update_fields) if update_fields is not None else None
-    for name, max_length in _text_fields(model):
+    for name in _fitted_columns(model):
         if only is not None and name not in only:
             continue
         value = getattr(instance, name, None)
-        if not isinstance(value, str) or isinstance(value, Enum):
-            continue
-        fitted = storable(value)
-        if max_length is not None and len(fitted) > max_length:
-            fitted = fitted[:max_length]
-        if fitted != value:
-            setattr(instance, name, fitted)
-    for name in _json_fields(model):
-        if only is not None and name not in only:
-            continue
-        value = getattr(instance, name, None)
-        if value is not None:
-            setattr(instance, name, storable_json(value))
+        fit = fitted(model, name, value)
+        if fit is not value:
+            setattr(instance, name, fit)
 
 
 def fit_every_model(models: Iterable[type[Model]]) -> None:

@@ -40,6 +40,7 @@ from core.batching import Batched
 from core.context import CoreContext
 from core.events import CoreEvent
 from core.models import OutboxItem, OutboxStatus, fit_to_columns
+from core.prepared import insert
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +84,15 @@ async def enqueue(
     lane: str = "",
     merge_key: str | None = None,
     delay: timedelta | None = None,
-) -> OutboxItem:
-    """Add work; call inside the transaction that made the change, so both commit together."""
+) -> int:
+    """Add work; call inside the transaction that made the change, so both commit together.
+    The new row's id."""
     now = ctx.wall.now()
     if merge_key:
         # Only the newest state of cosmetic work matters.
         await OutboxItem.filter(merge_key=merge_key, status=OutboxStatus.PENDING).delete()
-    item = await OutboxItem.create(
+    row_id = await insert(
+        OutboxItem,
         kind=kind,
         payload=payload,
         priority=int(priority),
@@ -99,7 +102,7 @@ async def enqueue(
         created_at=now,
     )
     ctx.outbox_signal.set()
-    return item
+    return row_id
 
 
 # What each outcome of a row changes.

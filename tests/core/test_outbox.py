@@ -309,7 +309,7 @@ async def test_failures_back_off_more_each_time_and_budget_waits_do_not_count(
 
     core.outbox.handle("test.fail", failing)
     core.outbox.handle("test.wait", waiting)
-    row = await enqueue(core.ctx, "test.fail", {})
+    row = await OutboxItem.get(id=await enqueue(core.ctx, "test.fail", {}))
     delays = []
     for _ in range(4):
         await OutboxItem.filter(id=row.id).update(not_before=core.ctx.wall.now())
@@ -320,7 +320,7 @@ async def test_failures_back_off_more_each_time_and_budget_waits_do_not_count(
     assert delays == [2, 4, 8, 16]
     assert row.attempts == 4 and row.status is OutboxStatus.PENDING
 
-    patient = await enqueue(core.ctx, "test.wait", {})
+    patient = await OutboxItem.get(id=await enqueue(core.ctx, "test.wait", {}))
     for _ in range(3):
         await OutboxItem.filter(id=patient.id).update(not_before=core.ctx.wall.now())
         await core.outbox.run_once()

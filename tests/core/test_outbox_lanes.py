@@ -173,7 +173,9 @@ async def test_a_head_not_yet_due_or_in_flight_holds_its_lane(core: Core) -> Non
     core.outbox.handle("test.work", done)
     await enqueue(core.ctx, "test.work", {"name": "later"}, lane="a", delay=timedelta(hours=1))
     await enqueue(core.ctx, "test.work", {"name": "behind it"}, lane="a")
-    in_flight = await enqueue(core.ctx, "test.work", {"name": "in flight"}, lane="b")
+    in_flight = await OutboxItem.get(
+        id=await enqueue(core.ctx, "test.work", {"name": "in flight"}, lane="b")
+    )
     await OutboxItem.filter(id=in_flight.id).update(status=OutboxStatus.SENDING)
     await enqueue(core.ctx, "test.work", {"name": "behind the call"}, lane="b")
     await enqueue(core.ctx, "test.work", {"name": "alone"}, lane="c")
@@ -186,7 +188,7 @@ async def test_a_head_not_yet_due_or_in_flight_holds_its_lane(core: Core) -> Non
 async def test_rows_of_kinds_nobody_handles_are_left_alone(core: Core) -> None:
     done = Done()
     core.outbox.handle("test.work", done)
-    stranger = await enqueue(core.ctx, "test.unknown", {})
+    stranger = await OutboxItem.get(id=await enqueue(core.ctx, "test.unknown", {}))
     await enqueue(core.ctx, "test.work", {"name": "mine"})
 
     assert await core.outbox.run_once() == 1

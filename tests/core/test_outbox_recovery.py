@@ -108,7 +108,7 @@ async def test_a_call_cut_off_by_the_process_dying_is_made_again_and_counted(cor
 async def test_a_cut_off_row_holds_its_lane_and_goes_first_after_recovery(core: Core) -> None:
     calls = Calls()
     core.outbox.handle("test.work", calls)
-    a1 = await enqueue(core.ctx, "test.work", {"name": "a1"}, lane="a")
+    a1 = await OutboxItem.get(id=await enqueue(core.ctx, "test.work", {"name": "a1"}, lane="a"))
     await enqueue(core.ctx, "test.work", {"name": "a2"}, lane="a")
     await enqueue(core.ctx, "test.work", {"name": "b1"}, lane="b")
     await cut_off(a1)
@@ -126,7 +126,7 @@ async def test_a_cut_off_row_holds_its_lane_and_goes_first_after_recovery(core: 
 async def test_the_worker_recovers_when_it_starts(core: Core) -> None:
     calls = Calls()
     core.outbox.handle("test.work", calls)
-    row = await enqueue(core.ctx, "test.work", {"name": "one"})
+    row = await OutboxItem.get(id=await enqueue(core.ctx, "test.work", {"name": "one"}))
     await cut_off(row)
 
     after = restarted(core)
@@ -184,7 +184,7 @@ async def test_a_reply_cut_off_before_it_was_stored_goes_out_again(
 async def test_a_row_that_keeps_bringing_the_process_down_fails_in_the_end(core: Core) -> None:
     calls = Calls()
     core.outbox.handle("test.work", calls)
-    row = await enqueue(core.ctx, "test.work", {"name": "poison"})
+    row = await OutboxItem.get(id=await enqueue(core.ctx, "test.work", {"name": "poison"}))
     await OutboxItem.filter(id=row.id).update(
         status=OutboxStatus.SENDING, attempts=MAX_ATTEMPTS - 1
     )
