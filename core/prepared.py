@@ -170,8 +170,8 @@ async def insert(model: type[Model], **values: Any) -> int:
     INSERT (built once per model and database) with the values a save would write — each
     field's default where none is given, each string and JSON value fitted to its column
     (core.models.fitted) — but no model built first. The build, with its field-by-field
-    checks and the save's signals, costs about five times the statement itself (0.25 ms
-    against 0.05 ms on SQLite), and the outbox writes a row for every client message.
+    checks and the save's signals, adds about a third to each insert (0.31 against 0.23 ms
+    of CPU on SQLite, measured alone), and the outbox writes a row for every client message.
     The new row's id."""
     db = model._choose_db(True)
     executor = db.executor_class(model=model, db=db)
