@@ -159,7 +159,7 @@ _OPEN_TASKS = PreparedSelect(
 
 
 async def dialog_by_id(dialog_id: int) -> Dialog:
-    """`Dialog.get(id=…)`, prepared: the outbox's handlers read it for every row."""
+    """`Dialog.get(id=…)`, prepared: the card's handler reads it for every card."""
     dialog = await _DIALOG_BY_ID.first(dialog_id=dialog_id)
     if dialog is None:
         raise DoesNotExist(Dialog)
