@@ -139,8 +139,10 @@ class App:
         # The automation rules (AUTOMATIONS_FILE), read again whenever the file changes.
         self.core.automations.load(settings.AUTOMATIONS_FILE)
         for poster in self.desk.gateway.posters:
-            # Each message into the group is written down first: a restart resumes the minute.
-            poster.bot.session.middleware(GroupCallLog(settings.TEAM_CHAT_ID, self.core.ctx.wall))
+            # Each message into the group is written down first: a restart resumes the minute;
+            # once over, its budget counts it from then (it reached Telegram by that moment).
+            log_calls = GroupCallLog(settings.TEAM_CHAT_ID, self.core.ctx.wall, poster.budget)
+            poster.bot.session.middleware(log_calls)
 
     def labelled_bots(self) -> list[tuple[str, Bot]]:
         """The team's bots, with the variable each token comes from."""

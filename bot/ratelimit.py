@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.storage import GroupCall
 from core.batching import Batched
-from tgapi.limits import SendingCalls
+from tgapi.limits import GroupBudget, SendingCalls
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -28,22 +28,29 @@ GROUP_CALLS_KEPT = timedelta(minutes=2)
 class GroupCallLog(SendingCalls):
     """A poster bot's middleware: each message it sends into the team group is written down
     (bot.storage.GroupCall, wall-clock time) before the call goes out. A restart starts each
-    group budget from these, so it does not burst into a minute Telegram still counts."""
+    group budget from these, so it does not burst into a minute Telegram still counts. When
+    the call is over, the bot's `budget` counts it from then (GroupBudget.landed)."""
 
-    def __init__(self, chat_id: int, clock: Clock) -> None:
+    def __init__(self, chat_id: int, clock: Clock, budget: GroupBudget | None = None) -> None:
         self.chat_id = chat_id
         self.clock = clock
+        self.budget = budget
         self._pruned: datetime | None = None
         # Calls that go out at the same time are written down in one statement.
         self._calls: Batched[list[GroupCall]] = Batched(self._write)
 
     async def before(self, n: int, bot: Bot, method: TelegramMethod[Any]) -> int:
-        if getattr(method, "chat_id", None) == self.chat_id:
-            try:
-                await self.record(bot.id, n)
-            except Exception as exc:  # bookkeeping must never stop a call
-                log.warning("could not write down a group call (%s)", exc)
+        if getattr(method, "chat_id", None) != self.chat_id:
+            return 0  # not into the group: nothing to count when it is over
+        try:
+            await self.record(bot.id, n)
+        except Exception as exc:  # bookkeeping must never stop a call
+            log.warning("could not write down a group call (%s)", exc)
         return n
+
+    def after(self, taken: int) -> None:
+        if taken and self.budget is not None:
+            self.budget.landed(taken)
 
     async def record(self, bot_id: int, n: int) -> None:
         now = self.clock.now()

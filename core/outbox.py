@@ -144,10 +144,12 @@ def _lane_head() -> RawSQL:
 @dataclass
 class Budget:
     """A limit that rows of some kinds wait for: `wait()` = seconds until one more call fits
-    (0: now); `room()` = how many calls fit now (None: as many as are due)."""
+    (0: now); `room()` = how many calls fit now (None: as many as are due). `within`: a wider
+    budget this one's calls count against too (one bot's calls within all posters')."""
 
     wait: Callable[[], float]
     room: Callable[[], int] | None = None
+    within: str | None = None
 
 
 class OutboxWorker:
@@ -183,10 +185,15 @@ class OutboxWorker:
             self.uses(kind, budget)
 
     def budget(
-        self, name: str, wait: Callable[[], float], room: Callable[[], int] | None = None
+        self,
+        name: str,
+        wait: Callable[[], float],
+        room: Callable[[], int] | None = None,
+        *,
+        within: str | None = None,
     ) -> None:
-        """A budget rows may wait for; see `uses`."""
-        self.budgets[name] = Budget(wait, room)
+        """A budget rows may wait for; see `uses`. `within`: see `Budget`."""
+        self.budgets[name] = Budget(wait, room, within)
 
     def uses(self, kind: str, budget: str) -> None:
         """Rows of `kind` wait for `budget`: while it is spent they are left alone."""
@@ -235,19 +242,31 @@ class OutboxWorker:
             of = self.kinds.get(row.kind)
             budget = self.budgets.get(of) if of else None
             if of and budget:
-                if of not in rooms:
-                    rooms[of] = budget.room() if budget.room else None
-                room = rooms[of]
-                if room is not None:
-                    if room <= 0:
-                        continue  # more than fits now: next round
-                    rooms[of] = room - 1
+                # A row takes a call of its budget and of the one it is within: else a less
+                # urgent row of the narrower budget would race a more urgent one for one call.
+                names = [of, budget.within] if budget.within in self.budgets else [of]
+                if not self._fits(names, rooms):
+                    continue  # more than fits now: next round
                 spent_at = self._spent_at.get(of)
                 if spent_at is not None and spent_at >= row.not_before:
                     waited.add(row.id)
             picked.append(row)
         self._waited = waited
         return picked
+
+    def _fits(self, names: list[str], rooms: dict[str, int | None]) -> bool:
+        """One call fits into each of these budgets this round (then it is counted)."""
+        for name in names:
+            if name not in rooms:
+                room = self.budgets[name].room
+                rooms[name] = room() if room else None
+        left = [rooms[name] for name in names]
+        if any(n is not None and n <= 0 for n in left):
+            return False
+        for name, n in zip(names, left, strict=True):
+            if n is not None:
+                rooms[name] = n - 1
+        return True
 
     async def next_due(self, now: datetime) -> float | None:
         """Seconds until the next row falls due (the heads whose budget is not spent)."""

@@ -41,6 +41,39 @@ def test_a_restart_continues_the_window_it_came_into() -> None:
     assert window.take() == 10.0  # the one 50 s ago frees its slot in 10 s
 
 
+def test_a_reserved_call_counts_from_when_it_landed() -> None:
+    """Telegram counts a call when it arrives: one let through first but delayed on its way
+    must not leave room for a later one inside the server's minute."""
+    clock = Clock()
+    window = SlidingWindow(2, 60.0, clock)
+    assert [window.reserve(), window.reserve()] == [0.0, 0.0]
+    assert window.room() == 0 and window.reserve() == 60.0  # not landed: from the reservation
+    clock.now += 0.5
+    window.landed()  # the first is over half a second later
+    clock.now += 59.75  # a minute after the reservations, not after the landing
+    assert window.used() == 1 and window.reserve() == 0.0  # the other was never made
+    assert window.reserve() == 0.25  # the landed one frees a minute after it landed
+    clock.now += 0.25
+    assert window.reserve() == 0.0
+
+
+def test_a_call_that_landed_unreserved_is_counted() -> None:
+    clock = Clock()
+    window = SlidingWindow(1, 60.0, clock)
+    window.landed()
+    assert window.room() == 0 and window.reserve() == 60.0
+
+
+def test_a_group_budget_counts_its_minute_from_the_landing() -> None:
+    clock = Clock()
+    budget = GroupBudget(1, per_second=10, monotonic=clock)
+    assert budget.take() == 0
+    clock.now += 2.0  # the call was two seconds on its way (the bot's own limit, a slow network)
+    budget.landed()
+    clock.now += 59.0
+    assert budget.take() == 1.0
+
+
 def test_the_three_limits_are_that_one_window() -> None:
     budget = GroupBudget(20)
     assert isinstance(budget.minute, SlidingWindow) and budget.minute.span == 60.0

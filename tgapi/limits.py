@@ -33,7 +33,9 @@ class SlidingWindow:
     A call taken with `take` counts from the moment it was let through. A call taken with
     `acquire` holds its slot from then until `span` after `release` (it finished): the server
     received it somewhere in between, so however long the network took, no `span` on the
-    server's side holds more than `limit` calls either. A 429 blocks the window (`block`).
+    server's side holds more than `limit` calls either. `reserve` and `landed` are the same
+    without waiting: a reserved call is counted from when it landed, or, should it never be
+    made, from when it was reserved. A 429 blocks the window (`block`).
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class SlidingWindow:
         self.sleep = sleep
         self.running = 0  # acquired, not yet released
         self.times: deque[float] = deque()  # when the counted calls went (or ended), oldest first
+        self.reserved: deque[float] = deque()  # when reserved calls were let through, not landed
         self.blocked_until = 0.0
         self._turn: asyncio.Lock | None = None
         self._freed: asyncio.Event | None = None
@@ -56,11 +59,19 @@ class SlidingWindow:
     def _trim(self, now: float) -> None:
         while self.times and self.times[0] <= now - self.span:
             self.times.popleft()
+        # A reservation older than `span` was never made into a call (or is lost in flight):
+        # counted from when it was let through, it is over.
+        while self.reserved and self.reserved[0] <= now - self.span:
+            self.reserved.popleft()
+
+    def _counted(self) -> deque[float] | list[float]:
+        """The moments the counted calls free their slots from (`span` later), oldest first."""
+        return sorted([*self.times, *self.reserved]) if self.reserved else self.times
 
     def used(self) -> int:
-        """Calls counted in the last `span` seconds, running ones included."""
+        """Calls counted in the last `span` seconds, running and reserved ones included."""
         self._trim(self.clock())
-        return self.running + len(self.times)
+        return self.running + len(self.times) + len(self.reserved)
 
     def blocked(self) -> bool:
         return self.blocked_until > self.clock()
@@ -75,12 +86,14 @@ class SlidingWindow:
         now = self.clock()
         self._trim(now)
         blocked = max(0.0, self.blocked_until - now)
-        excess = self.running + len(self.times) + min(n, self.limit) - self.limit
+        counted = self._counted()
+        excess = self.running + len(counted) + min(n, self.limit) - self.limit
         if excess <= 0:
             return blocked
-        if excess > len(self.times):
+        if excess > len(counted):
             return None
-        return max(blocked, self.times[excess - 1] + self.span - now)
+        # A reserved call that lands meanwhile frees later: the caller will ask again.
+        return max(blocked, counted[excess - 1] + self.span - now)
 
     def take(self, n: int = 1) -> float:
         """Count `n` calls if they fit now (returns 0), else the seconds to wait."""
@@ -89,6 +102,24 @@ class SlidingWindow:
             self.times.extend([self.clock()] * n)
             return 0.0
         return self.span if wait is None else wait
+
+    def reserve(self, n: int = 1) -> float:
+        """Like `take`, but the calls count from when they land (`landed`): one delayed on
+        its way still falls into the server's window of the calls let through after it."""
+        wait = self.wait_time(n)
+        if wait == 0:
+            self.reserved.extend([self.clock()] * n)
+            return 0.0
+        return self.span if wait is None else wait
+
+    def landed(self, n: int = 1) -> None:
+        """`n` calls are over (answered or failed): they count from now. Each takes the place
+        of a reservation, if there is one (the oldest: which call it was does not matter)."""
+        now = self.clock()
+        self._trim(now)
+        for _ in range(min(n, len(self.reserved))):
+            self.reserved.popleft()
+        self.times.extend([now] * n)
 
     def block(self, seconds: float) -> None:
         """Telegram said 429 anyway: nothing more for `seconds`."""
@@ -252,12 +283,18 @@ class GroupBudget:
         return min(self.minute.room(), self.second.room())
 
     def take(self) -> float:
-        """Spend one call if it fits (returns 0), else return how long to wait."""
+        """Spend one call if it fits (returns 0), else return how long to wait. The minute
+        counts it from when it lands (`landed`), as Telegram received it by then."""
         wait = self.wait_time()
         if wait <= 0:
-            self.minute.take()
+            self.minute.reserve()
             self.second.take()
         return wait
+
+    def landed(self, n: int = 1) -> None:
+        """`n` calls into the group are over: Telegram's minute holds them until a minute
+        from now, however long they were on their way."""
+        self.minute.landed(n)
 
     def restore(self, ages: list[float]) -> None:
         """Calls made before this process started, `ages` seconds ago (from the database):

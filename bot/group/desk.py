@@ -73,8 +73,9 @@ class Desk:
         worker.handle(TOPIC_MARK, self.notices.mark_undelivered)
         # Every call into the group waits for a budget; the worker leaves such rows alone
         # (no reads, no writes) while their budget is spent. The team bot's own calls wait
-        # for its budget; posts (and the edits of posts) for the best of all posters'.
-        worker.budget(GROUP, gateway.budget.wait_time, gateway.budget.room)
+        # for its budget; posts (and the edits of posts) for the best of all posters'. The
+        # team bot is a poster too: its calls count against both.
+        worker.budget(GROUP, gateway.budget.wait_time, gateway.budget.room, within=POSTERS)
         worker.budget(POSTERS, gateway.posters_wait, gateway.posters_room)
         for kind in (TOPIC_STATUS, TOPIC_NOTICE):
             worker.uses(kind, GROUP)

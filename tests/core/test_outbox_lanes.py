@@ -264,6 +264,29 @@ async def test_a_round_takes_no_more_rows_of_a_budget_than_fit_into_it(core: Cor
     assert await OutboxItem.filter(status=OutboxStatus.PENDING, attempts=0).count() == 3
 
 
+async def test_a_budget_within_another_counts_against_both(core: Core) -> None:
+    """One bot's calls (a board) are within all posters' (a client's post): the one call
+    left goes to the more urgent row, and the other is not even taken to race it."""
+    done = Done()
+    team, posters = Window(), Window()
+    team.calls = posters.calls = 1
+    core.outbox.budget("group", team.wait, team.room, within="group.posters")
+    core.outbox.budget("group.posters", posters.wait, posters.room)
+    core.outbox.handle("test.board", done, budget="group")
+    core.outbox.handle("test.post", done, budget="group.posters")
+    await enqueue(core.ctx, "test.board", {"name": "board"}, priority=Priority.COSMETIC)
+    await enqueue(core.ctx, "test.post", {"name": "post"}, priority=Priority.TOPIC_MESSAGE)
+
+    assert await core.outbox.run_once() == 1
+    assert done.names == ["post"]
+    board = await OutboxItem.get(kind="test.board")
+    assert (board.status, board.attempts, board.started_at) == (OutboxStatus.PENDING, 0, None)
+
+    # The next round, the post done, the board has its call.
+    assert await core.outbox.run_once() == 1
+    assert done.names == ["post", "board"]
+
+
 async def test_a_spent_budget_holds_the_lanes_its_rows_head(core: Core) -> None:
     done = Done()
     window = Window()
