@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 
 class Priority(IntEnum):
     CLIENT_REPLY = 10
+    # A new client's topic while the group is busy: a call never wasted (a card or a post
+    # going now may be followed by one more for the texts still coming; see
+    # bot.group.card.Card.show). Its card then goes in turn, as a TOPIC_MESSAGE.
+    TOPIC_CREATE = 15
     # A client's message into the topics: into its topic, or a new client's topic with its
     # card. Alike, so first come, first served (see bot.group.card.Card.first_card).
     TOPIC_MESSAGE = 20
@@ -170,6 +174,8 @@ class OutboxWorker:
         # When each budget was last found spent: a row due before that waited for it.
         self._spent_at: dict[str, datetime] = {}
         self._waited: set[int] = set()
+        # The budgets that could not take every due row this round.
+        self._crowded: set[str] = set()
         # Rows done at the same time: their outcomes go in one statement.
         self._outcomes: Batched[tuple[OutboxItem, tuple[str, ...]]] = Batched(_write_outcomes)
         # A committed change may have queued rows inside its transaction, where a wake-up
@@ -212,6 +218,10 @@ class OutboxWorker:
         """The row (now being handled) was due while its budget was spent."""
         return item.id in self._waited
 
+    def crowded(self, budget: str) -> bool:
+        """This round, due rows of `budget` were left for later: more than fit into it."""
+        return budget in self._crowded
+
     def _heads(self, kinds: list[str]) -> Any:
         return (
             OutboxItem.filter(status=OutboxStatus.PENDING, kind__in=kinds)
@@ -238,6 +248,7 @@ class OutboxWorker:
         picked: list[OutboxItem] = []
         rooms: dict[str, int | None] = {}
         waited: set[int] = set()
+        crowded: set[str] = set()
         for row in rows:
             of = self.kinds.get(row.kind)
             budget = self.budgets.get(of) if of else None
@@ -246,12 +257,13 @@ class OutboxWorker:
                 # urgent row of the narrower budget would race a more urgent one for one call.
                 names = [of, budget.within] if budget.within in self.budgets else [of]
                 if not self._fits(names, rooms):
+                    crowded.add(of)
                     continue  # more than fits now: next round
                 spent_at = self._spent_at.get(of)
                 if spent_at is not None and spent_at >= row.not_before:
                     waited.add(row.id)
             picked.append(row)
-        self._waited = waited
+        self._waited, self._crowded = waited, crowded
         return picked
 
     def _fits(self, names: list[str], rooms: dict[str, int | None]) -> bool:

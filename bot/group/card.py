@@ -91,15 +91,15 @@ class Card:
 
     async def first_card(self, dialog_id: int) -> None:
         # In the topic's lane: the card is posted before the client's first message shows.
-        # In turn with the clients' messages into existing topics, by age: a new client
-        # waits no longer than one who wrote earlier, and while the group is busy the later
-        # texts of clients already shown pile up meanwhile and go as one post (putting them
-        # first instead spent a call on each text as it came).
+        # Its topic first of all (see `show`); the card in turn with the clients' messages
+        # into existing topics, by age: a new client waits no longer than one who wrote
+        # earlier, and while the group is busy the later texts of clients already shown pile
+        # up meanwhile and go as one post (putting them first spent a call on each text).
         await enqueue(
             self.core.ctx,
             CARD_SHOW,
             {"dialog_id": dialog_id, "initial": True},
-            priority=Priority.TOPIC_MESSAGE,
+            priority=Priority.TOPIC_CREATE,
             lane=f"topic:{dialog_id}",
         )
 
@@ -162,6 +162,8 @@ class Card:
         desk = self.gateway
         # The first card (in the topic's lane) may create the topic; redraws only follow one.
         if item.payload.get("initial"):
+            if item.priority == Priority.TOPIC_CREATE:
+                await self.topic_ahead(item, dialog)
             link: TopicLink | None = await desk.topic_of(dialog)
         else:
             link = await topic_link(dialog.id)
@@ -280,6 +282,24 @@ class Card:
             await desk.reopen(dialog, link)
             raise RetryLater(0, "topic reopened", waiting=True) from None
         return sent.message_id, poster.bot.id
+
+    async def topic_ahead(self, item: OutboxItem, dialog: Dialog) -> None:
+        """While the group is busy, a new client's topic is made ahead of other work (the team
+        sees who waits) and the card goes in turn, with every text the client wrote by then:
+        a card posted at once to a client still writing needs one more post after it. At
+        most half a minute's budget of topics waits for its cards, so those never starve.
+        In a quiet group topic and card go at once, unless older work waits for the same
+        calls: then the row takes its turn by age."""
+        if not self.gateway.busy():
+            if not self.core.outbox.crowded(POSTERS):
+                return  # topic and card at once
+        elif await topic_link(dialog.id) is None:
+            waiting = await TopicLink.filter(card_message_id=None).count()
+            if waiting < sum(p.budget.per_minute for p in self.gateway.posters) // 2:
+                await self.gateway.create_topic(dialog)  # the budget spent: ahead next time
+        item.priority = Priority.TOPIC_MESSAGE
+        await item.save(update_fields=["priority"])
+        raise RetryLater(0, "the card in turn", waiting=True)
 
     async def first_coming(self, dialog: Dialog) -> bool:
         """The dialog's first card (or the one for its re-created topic) is queued or going."""

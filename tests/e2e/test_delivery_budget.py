@@ -185,6 +185,16 @@ async def test_a_busy_group_gets_the_clients_first_words_on_the_card(emulator):
             return await Message.filter(sender_name="Bob").count() == 2
 
         await emulator.wait_for(both_stored, timeout=8)
+
+        async def bob_topic():
+            await app.core.outbox.drain()
+            return [t for t in await emulator.topics(chat_id) if t["name"].startswith("Bob")]
+
+        # The group is busy: Bob's topic is made at once (the team sees he waits), and the
+        # last call of the minute was that; his card waits for the next one.
+        (topic,) = await emulator.wait_for(bob_topic, timeout=8)
+        in_topic = await emulator.messages(chat_id, thread_id=topic["thread_id"])
+        assert not [m for m in in_topic if m["from"]["is_bot"] and m["kind"] != "service"]
         await clock.next_minute(app)
 
         async def bob_card():
@@ -222,6 +232,67 @@ async def test_a_busy_group_gets_the_clients_first_words_on_the_card(emulator):
 
         (answer,) = await emulator.wait_for(answered, timeout=8)
         assert answer.get("reply_to_message_id"), answer
+
+
+async def test_a_busy_group_makes_new_topics_first_and_their_cards_carry_all_they_wrote(emulator):
+    """The last calls of a busy minute make the topics of the clients who came meanwhile, not
+    cards for some of them: a card posted while its client still writes needs one more post,
+    a card posted in the next minute carries all they wrote. Three clients: six calls, not
+    seven."""
+    ann, bob = await emulator.user("Ann"), await emulator.user("Bob")
+    newcomers = [await emulator.user(name) for name in ("Carl", "Dan", "Eve")]
+    async with running(emulator, [], per_minute=8) as (app, chat_id, clock):
+
+        async def stored(count):
+            await app.core.outbox.drain()
+            return await Message.filter(kind="in").count() >= count
+
+        await emulator.send(ann["id"], to_bot="acme_help_bot", text="hello from Ann")
+        await emulator.wait_for(lambda: stored(1), timeout=8)
+        await emulator.send(bob["id"], to_bot="acme_help_bot", text="hello from Bob")
+        await emulator.wait_for(lambda: stored(2), timeout=8)
+        # Ann's topic, card and post, Bob's topic and card: five of eight calls, a busy group.
+        for user in newcomers:
+            await emulator.send(
+                user["id"], to_bot="acme_help_bot", text=f"first of {user['first_name']}"
+            )
+        await emulator.wait_for(lambda: stored(5), timeout=8)
+
+        async def their_topics():
+            await app.core.outbox.drain()
+            names = {
+                t["name"].split(" ")[0]: t["thread_id"] for t in await emulator.topics(chat_id)
+            }
+            return names if {"Carl", "Dan", "Eve"} <= set(names) else None
+
+        threads = await emulator.wait_for(their_topics, timeout=8)
+        for name in ("Carl", "Dan", "Eve"):
+            in_topic = await emulator.messages(chat_id, thread_id=threads[name])
+            assert not [m for m in in_topic if m["from"]["is_bot"] and m["kind"] != "service"]
+        for user in newcomers:
+            await emulator.send(
+                user["id"], to_bot="acme_help_bot", text=f"then {user['first_name']}"
+            )
+        await emulator.wait_for(lambda: stored(8), timeout=8)
+        await clock.next_minute(app)
+
+        async def cards():
+            await app.core.outbox.drain()
+            shown = [card_of(await emulator.messages(chat_id), threads[n]) for n in threads]
+            return shown if all(shown) and len(shown) == 5 else None
+
+        await emulator.wait_for(cards, timeout=8)
+        for name in ("Carl", "Dan", "Eve"):
+            in_topic = await emulator.messages(chat_id, thread_id=threads[name])
+            (card,) = [m for m in in_topic if m["from"]["is_bot"] and m["kind"] != "service"]
+            assert card["pinned"] and f"first of {name}" in card["text"], card
+            assert card["text"].index(f"first of {name}") < card["text"].index(f"then {name}")
+        calls = [c for c in await emulator.calls() if c["ok"]]
+        made = [c for c in calls if c["method"] == "createForumTopic"]
+        posted = [c for c in calls if c["method"] == "sendMessage"]
+        theirs = {threads[n] for n in ("Carl", "Dan", "Eve")}
+        assert len([c for c in made if c["params"]["name"].split(" ")[0] in threads]) == 5
+        assert len([c for c in posted if c["params"].get("message_thread_id") in theirs]) == 3
 
 
 async def test_a_card_posted_by_a_relay_is_edited_by_that_relay(emulator):
