@@ -97,18 +97,17 @@ class SlidingWindow:
 
     def take(self, n: int = 1) -> float:
         """Count `n` calls if they fit now (returns 0), else the seconds to wait."""
-        wait = self.wait_time(n)
-        if wait == 0:
-            self.times.extend([self.clock()] * n)
-            return 0.0
-        return self.span if wait is None else wait
+        return self._admit(self.times, n)
 
     def reserve(self, n: int = 1) -> float:
         """Like `take`, but the calls count from when they land (`landed`): one delayed on
         its way still falls into the server's window of the calls let through after it."""
+        return self._admit(self.reserved, n)
+
+    def _admit(self, into: deque[float], n: int) -> float:
         wait = self.wait_time(n)
         if wait == 0:
-            self.reserved.extend([self.clock()] * n)
+            into.extend([self.clock()] * n)
             return 0.0
         return self.span if wait is None else wait
 
