@@ -24,7 +24,7 @@ from aiogram.exceptions import (
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from aiogram.types import Message as TgMessage
 
-from connectors.telegram.router import client_router
+from connectors.telegram.router import RatingButton, client_router
 from core.channels import (
     SCORES,
     Capabilities,
@@ -77,8 +77,6 @@ CAPABILITIES = Capabilities(
     can_start=False,
 )
 
-# A survey's buttons: "csat:<token>:<score>" (core.csat signs the token).
-CSAT_PREFIX = "csat:"
 # Its words when the host lends none (a test builds the connector by hand).
 CSAT_WORDS = {
     "csat.ask": "How would you rate our help? Tap a star: 1 is poor, 5 is excellent.",
@@ -307,7 +305,9 @@ class TelegramClientConnector:
     async def ask_rating(self, ask: RatingAsk) -> Sent:
         """A message with five buttons, 1 ★ … 5 ★, in the client's language."""
         buttons = [
-            InlineKeyboardButton(text=f"{n} ★", callback_data=f"{CSAT_PREFIX}{ask.token}:{n}")
+            InlineKeyboardButton(
+                text=f"{n} ★", callback_data=RatingButton(token=ask.token, score=n).pack()
+            )
             for n in SCORES
         ]
         chat_id = int(ask.chat_key)
@@ -326,10 +326,13 @@ class TelegramClientConnector:
     async def rated(self, query: CallbackQuery) -> None:
         """A press of a survey's button: recorded, and the question becomes a thank-you (no
         buttons: one rating an episode; a second press before the edit lands changes it)."""
-        token, _, score = (query.data or "").removeprefix(CSAT_PREFIX).rpartition(":")
+        try:
+            button: RatingButton | None = RatingButton.unpack(query.data or "")
+        except (TypeError, ValueError):  # not one of ours (a score that is no number)
+            button = None
         result = Rated("unknown")
-        if self.ratings is not None and score.isdigit():
-            result = await self.ratings.rate(token, int(score))
+        if self.ratings is not None and button is not None:
+            result = await self.ratings.rate(button.token, button.score)
         if not result.known:
             await query.answer()
             return

@@ -5,11 +5,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiogram import F, Router
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 
 from connectors.telegram.inbound import message_to_inbound
 from core.ingest import Inbound
 from tgapi.filters import CONTENT
+
+
+class RatingButton(CallbackData, prefix="csat"):
+    """A satisfaction survey's button: the survey's token (core.csat signs it) and a score."""
+
+    token: str
+    score: int
+
 
 # core.channels.Sink.ingest and .edited: a new message, and a message as it is after an edit.
 IngestFn = Callable[[Inbound], Awaitable[object]]
@@ -44,8 +53,10 @@ def client_router(
         await ingest(message_to_inbound(message, channel_id, bot_id))
 
     if on_rating is not None:
+        # Every press with the survey's prefix: one that does not parse is answered too.
+        survey = F.data.startswith(f"{RatingButton.__prefix__}:")
 
-        @router.callback_query(F.message.chat.type == "private", F.data.startswith("csat:"))
+        @router.callback_query(F.message.chat.type == "private", survey)
         async def rating(query: CallbackQuery) -> None:
             # A press of a satisfaction survey's button (core.csat).
             await on_rating(query)
