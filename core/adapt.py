@@ -3,8 +3,8 @@ carry (core.channels.Capabilities), and what had to be left out.
 
 One place decides it for every channel:
 - formatting the channel cannot show is dropped; a link keeps its address in the text
-  ("docs (https://acme.io/docs)"), so no word and no address is lost (no notice: the words
-  arrive);
+  ("docs (https://acme.io/docs)") and a mention its name, so no word and no address is
+  lost; the rest (bold, code, a quote…) is told to the team;
 - an attachment of a kind the channel does not take is left out, and so is a file over its
   size limit or one whose bytes cannot be had;
 - a file the channel needs the bytes of (it knows none of the file's sources) gets a blob:
@@ -30,6 +30,7 @@ class Omission:
     """Why something was left out (LeftOut.what)."""
 
     EDIT = "edit"  # the channel cannot change what the client has
+    FORMATTING = "formatting"  # it cannot show these span kinds (`kind`: comma-separated)
     KIND = "kind"  # it does not take attachments of this kind
     TOO_LARGE = "too_large"  # the file is over its size limit
     UNAVAILABLE = "unavailable"  # the file's bytes could not be had
@@ -105,15 +106,32 @@ def needs_bytes(att: Attachment, capabilities: Capabilities) -> bool:
     return not any(source.startswith(prefix) for source in att.sources for prefix in known)
 
 
+# Not shown, yet nothing lost: a link's address stays in the text, a mention's name.
+KEPT_IN_WORDS = frozenset({SpanKind.LINK, SpanKind.MENTION})
+
+
+def shown_kinds(capabilities: Capabilities) -> frozenset[SpanKind]:
+    if capabilities.formatting is Formatting.NONE:
+        return frozenset()
+    return capabilities.span_kinds or frozenset(SpanKind)
+
+
+def hidden_formatting(spans: tuple[Span, ...], capabilities: Capabilities) -> LeftOut | None:
+    """The formatting the channel cannot show that the words do not keep, if any."""
+    hidden = {span.kind for span in spans} - shown_kinds(capabilities) - KEPT_IN_WORDS
+    if not hidden:
+        return None
+    order = list(SpanKind)
+    kinds = ",".join(kind.value for kind in sorted(hidden, key=order.index))
+    return LeftOut(Omission.FORMATTING, kind=kinds)
+
+
 def formatting(
     text: str, spans: tuple[Span, ...], capabilities: Capabilities
 ) -> tuple[str, tuple[Span, ...]]:
     """The text and the spans the channel shows. A link it cannot show keeps its address
     in the text after the words (unless the text shows it already)."""
-    if capabilities.formatting is Formatting.NONE:
-        shown: frozenset[SpanKind] = frozenset()
-    else:
-        shown = capabilities.span_kinds or frozenset(SpanKind)
+    shown = shown_kinds(capabilities)
     if all(span.kind in shown for span in spans):
         return text, spans
     kept = [span for span in spans if span.kind in shown]
@@ -171,7 +189,8 @@ async def fit(
     """`content` as the channel gets it. Fetching bytes may raise TemporaryFailure (try
     again later); a file that cannot be had at all is left out."""
     text, spans = formatting(content.text, content.spans, capabilities)
-    left: list[LeftOut] = []
+    hidden = hidden_formatting(content.spans, capabilities)
+    left: list[LeftOut] = [hidden] if hidden else []
     kept: list[Attachment] = []
     for att in content.attachments:
         got = await carried(att, capabilities, fetchers or BlobFetchers())

@@ -3,8 +3,8 @@
 The core fits every reply to its channel (core.adapt) and says what it left out (an edit the
 channel cannot make, a sticker it does not take, a file over its limit) with the delivery:
 each becomes a one-line notice in the dialog's topic, queued in the same transaction
-(a durable outbox row), in the group's language. Formatting a channel cannot show gets no
-notice: the words arrive (a link with its address).
+(a durable outbox row), in the group's language. So does formatting the channel cannot
+show, but for a link (its address goes with the words) and a mention (its name does).
 """
 
 from __future__ import annotations
@@ -23,10 +23,13 @@ NOTICE = "notice.left_out."
 def notice_values(left: LeftOut, channel: str, lang: str) -> dict[str, Any]:
     """The values of `left`'s line; words in `lang` are put in now (the group's language
     does not change while a row waits)."""
-    kind = t(f"kinds.{left.kind}", lang) if left.kind else ""
+    formatting = left.what == Omission.FORMATTING
+    kind = t(f"kinds.{left.kind}", lang) if left.kind and not formatting else ""
     values: dict[str, Any] = {"channel": channel}
     if left.what == Omission.KIND:
         values["kinds"] = kind
+    elif left.what == Omission.FORMATTING:
+        values["kinds"] = ", ".join(t(f"spans.{k}", lang) for k in left.kind.split(",") if k)
     elif left.what in (Omission.TOO_LARGE, Omission.UNAVAILABLE):
         values["name"] = left.name or kind
         values["size"] = describe_size(left.size) if left.size is not None else "?"

@@ -62,6 +62,25 @@ def test_formatting_a_channel_cannot_show_goes_and_links_keep_their_address() ->
     assert formatting(text, spans, every) == (text, spans)
 
 
+async def test_formatting_the_words_do_not_keep_is_left_out_once_by_kind() -> None:
+    text = "Read the docs, then mail @olga"
+    spans = (
+        Span(SpanKind.QUOTE, 0, 30),
+        Span(SpanKind.BOLD, 0, 4),
+        Span(SpanKind.LINK, 9, 13, url="https://acme.io/docs"),
+        Span(SpanKind.BOLD, 20, 24),
+        Span(SpanKind.MENTION, 25, 30),
+    )
+    fitted = await fit(Content(text, spans), PLAIN)
+    assert fitted.left_out == [LeftOut(Omission.FORMATTING, kind="bold,quote")]
+    # What the channel shows, and a link or a mention (their words stay), is no loss.
+    some = Capabilities(
+        formatting=Formatting.SPANS, span_kinds=frozenset({SpanKind.BOLD, SpanKind.QUOTE})
+    )
+    assert (await fit(Content(text, spans), some)).left_out == []
+    assert (await fit(Content(text, spans[2:3] + spans[4:]), PLAIN)).left_out == []
+
+
 def test_a_text_over_the_limit_is_cut_with_the_attachments_first() -> None:
     content = Content("one two three four", attachments=(PHOTO,))
     pieces = parts(content, PLAIN)

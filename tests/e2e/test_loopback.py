@@ -234,7 +234,7 @@ async def test_a_long_reply_arrives_in_parts_at_the_channels_limit_none_twice(
     assert loopback.attempts == 4  # three parts, one of them twice: the failed try
 
 
-async def test_formatting_arrives_as_plain_words_with_link_addresses(
+async def test_formatting_arrives_as_plain_words_with_link_addresses_and_is_told(
     desk: Desk, loopback: LoopbackConnector
 ) -> None:
     thread = await loopback_topic(desk, loopback, "Where are the docs?")
@@ -249,9 +249,19 @@ async def test_formatting_arrives_as_plain_words_with_link_addresses(
     [got] = await received(desk, loopback)
     assert got.text == "Read the docs (https://acme.io/docs) first, it is important"
     assert got.content.spans == ()
-    # The words arrived: nothing to tell the team.
+    # The link's address went with the words; the bold is told, in one line.
+    [told] = await desk.wait(lambda: bot_says(desk, thread, "cannot show formatting"))
+    assert told["text"] == (
+        "✏️ Loopback cannot show formatting (bold): the client got the words without it."
+    )
     await desk.settle()
-    assert await bot_says(desk, thread, "") == before
+    assert len(await bot_says(desk, thread, "")) == len(before) + 1
+
+    # A link alone loses nothing: no line.
+    await desk.in_topic(thread, "Read the docs", entities=entities[:1])
+    await received(desk, loopback, 2)
+    await desk.settle()
+    assert len(await bot_says(desk, thread, "")) == len(before) + 1
 
 
 # ---- a broken transport -------------------------------------------------------------------------
