@@ -45,6 +45,10 @@ from tgapi.parse import source_key
 log = logging.getLogger(__name__)
 
 CARD_SHOW = "topic.card"
+# While the group is busy, a new client's card follows their topic this much later at the
+# soonest: what they add meanwhile goes on it, and the calls to the topics of others who
+# came meanwhile (a card that goes while its client still writes needs a post after it).
+CARD_AFTER_TOPIC = 5.0
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
@@ -285,11 +289,13 @@ class Card:
 
     async def topic_ahead(self, item: OutboxItem, dialog: Dialog) -> None:
         """While the group is busy, a new client's topic is made ahead of other work (the team
-        sees who waits) and the card goes in turn, with every text the client wrote by then:
-        a card posted at once to a client still writing needs one more post after it. At
-        most half a minute's budget of topics waits for its cards, so those never starve.
+        sees who waits) and the card goes in turn, not sooner than `CARD_AFTER_TOPIC`, with
+        every text the client wrote by then: a card posted at once to a client still writing
+        needs one more post after it. At most half a minute's budget of topics waits for its
+        cards, so those never starve.
         In a quiet group topic and card go at once, unless older work waits for the same
         calls: then the row takes its turn by age."""
+        later = 0.0
         if not self.gateway.busy():
             if not self.core.outbox.crowded(POSTERS):
                 return  # topic and card at once
@@ -297,9 +303,10 @@ class Card:
             waiting = await TopicLink.filter(card_message_id=None).count()
             if waiting < sum(p.budget.per_minute for p in self.gateway.posters) // 2:
                 await self.gateway.create_topic(dialog)  # the budget spent: ahead next time
+                later = CARD_AFTER_TOPIC
         item.priority = Priority.TOPIC_MESSAGE
         await item.save(update_fields=["priority"])
-        raise RetryLater(0, "the card in turn", waiting=True)
+        raise RetryLater(later, "the card in turn", waiting=True)
 
     async def first_coming(self, dialog: Dialog) -> bool:
         """The dialog's first card (or the one for its re-created topic) is queued or going."""
