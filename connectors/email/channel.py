@@ -114,6 +114,8 @@ class EmailConnector:
             file_size_limit=settings.ATTACHMENT_LIMIT,
             participants=True,
             subject=True,
+            # A mail may be the first word (/new).
+            can_start=True,
         )
         # The links in /status and /healthz.
         self.link_in = f"E-mail ({self.name}, IMAP)"
