@@ -23,13 +23,13 @@ NOTICE = "notice.left_out."
 def notice_values(left: LeftOut, channel: str, lang: str) -> dict[str, Any]:
     """The values of `left`'s line; words in `lang` are put in now (the group's language
     does not change while a row waits)."""
-    formatting = left.what == Omission.FORMATTING
-    kind = t(f"kinds.{left.kind}", lang) if left.kind and not formatting else ""
     values: dict[str, Any] = {"channel": channel}
+    if left.what == Omission.FORMATTING:  # `kind`: the span kinds, comma-separated
+        values["kinds"] = ", ".join(t(f"spans.{k}", lang) for k in left.kind.split(",") if k)
+        return values
+    kind = t(f"kinds.{left.kind}", lang) if left.kind else ""
     if left.what == Omission.KIND:
         values["kinds"] = kind
-    elif left.what == Omission.FORMATTING:
-        values["kinds"] = ", ".join(t(f"spans.{k}", lang) for k in left.kind.split(",") if k)
     elif left.what in (Omission.TOO_LARGE, Omission.UNAVAILABLE):
         values["name"] = left.name or kind
         values["size"] = describe_size(left.size) if left.size is not None else "?"
